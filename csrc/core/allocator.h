@@ -1,0 +1,27 @@
+// Memory. CPU blocks are 64-byte aligned (one cache line, one AVX-512 register). CUDA blocks come
+// from a caching allocator (csrc/cuda/allocator.cu) that keeps freed blocks for reuse.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/device.h"
+
+namespace lamina {
+
+using DataPtr = std::shared_ptr<void>;
+
+// Allocates `nbytes` on `device`; RuntimeError ("out of memory ...") naming the size on failure.
+DataPtr allocate(size_t nbytes, Device device);
+
+constexpr size_t kCpuAlignment = 64;
+
+struct MemoryStats {
+  int64_t allocated = 0;      // bytes in live tensors
+  int64_t max_allocated = 0;  // high-water mark since start (or last reset)
+  int64_t reserved = 0;       // bytes held by the allocator (CUDA: including cached blocks)
+};
+
+MemoryStats cpu_memory_stats();
+
+}  // namespace lamina

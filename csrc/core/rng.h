@@ -1,0 +1,84 @@
+// A counter-based RNG (Philox-4x32 with 10 rounds, Salmon et al., SC'11): the value drawn for
+// element i depends only on (seed, offset, i), so CPU and CUDA produce the same stream whatever
+// the thread or block layout. The generator's state is (seed, offset); each draw of n elements
+// advances the offset by the number of 128-bit blocks it used.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define LAMINA_HD __host__ __device__ __forceinline__
+#else
+#define LAMINA_HD inline
+#endif
+
+namespace lamina {
+
+struct Philox4 {
+  uint32_t v[4];
+};
+
+LAMINA_HD void philox_mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
+  const uint64_t p = static_cast<uint64_t>(a) * b;
+  hi = static_cast<uint32_t>(p >> 32);
+  lo = static_cast<uint32_t>(p);
+}
+
+// One 128-bit block for counter `ctr` under key `seed`.
+LAMINA_HD Philox4 philox4x32(uint64_t ctr, uint64_t seed) {
+  uint32_t c0 = static_cast<uint32_t>(ctr), c1 = static_cast<uint32_t>(ctr >> 32), c2 = 0, c3 = 0;
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    uint32_t hi0, lo0, hi1, lo1;
+    philox_mulhilo(0xD2511F53u, c0, hi0, lo0);
+    philox_mulhilo(0xCD9E8D57u, c2, hi1, lo1);
+    const uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
+    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return Philox4{{c0, c1, c2, c3}};
+}
+
+// Uniform in [0, 1) with 24 (float) or 53 (double) random bits.
+LAMINA_HD float uniform_float(uint32_t x) { return (x >> 8) * (1.0f / 16777216.0f); }
+LAMINA_HD double uniform_double(uint32_t a, uint32_t b) {
+  const uint64_t m = (static_cast<uint64_t>(a) << 21) ^ (b >> 11);
+  return (m & ((uint64_t(1) << 53) - 1)) * (1.0 / 9007199254740992.0);
+}
+
+// Element i of a uniform draw: block offset + i / 4, lane i % 4 (float), or block offset + i / 2,
+// lanes 2(i%2), 2(i%2)+1 (double).
+LAMINA_HD float uniform_at_f32(uint64_t seed, uint64_t offset, uint64_t i) {
+  const Philox4 r = philox4x32(offset + i / 4, seed);
+  return uniform_float(r.v[i % 4]);
+}
+LAMINA_HD double uniform_at_f64(uint64_t seed, uint64_t offset, uint64_t i) {
+  const Philox4 r = philox4x32(offset + i / 2, seed);
+  const int l = static_cast<int>(i % 2) * 2;
+  return uniform_double(r.v[l], r.v[l + 1]);
+}
+// Element i of a standard normal draw (Box-Muller on the two 64-bit halves of block offset + i).
+LAMINA_HD double normal_at(uint64_t seed, uint64_t offset, uint64_t i) {
+  const Philox4 r = philox4x32(offset + i, seed);
+  const double u1 = 1.0 - uniform_double(r.v[0], r.v[1]);  // (0, 1]
+  const double u2 = uniform_double(r.v[2], r.v[3]);
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+// Blocks consumed by a draw of n elements.
+inline uint64_t uniform_blocks_f32(uint64_t n) { return (n + 3) / 4; }
+inline uint64_t uniform_blocks_f64(uint64_t n) { return (n + 1) / 2; }
+inline uint64_t normal_blocks(uint64_t n) { return n; }
+
+// The default generator: seeded by lamina.manual_seed.
+struct GeneratorState {
+  uint64_t seed;
+  uint64_t offset;
+};
+GeneratorState& default_generator();
+void manual_seed(uint64_t seed);
+// Reserves `blocks` blocks of the default stream and returns the offset to draw from.
+uint64_t reserve_blocks(uint64_t blocks);
+
+}  // namespace lamina
