@@ -93,6 +93,8 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def randint(low: int, high: int | None = None, size=None, *, dtype=None, device=None) -> Tensor:
     """``torch.randint(low=0, high, size)``: integers in [low, high)."""
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:

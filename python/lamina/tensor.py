@@ -876,14 +876,16 @@ def binary_op(a, b, op: int, name: str) -> Tensor:
     dt = result_type(a_, b_)
     if op == F.DIV and not dt.is_floating_point:
         dt = float32
-    if op in (F.ADD, F.SUB, F.MUL, F.POW, F.FLOORDIV, F.REMAINDER, F.MAXIMUM, F.MINIMUM) and dt is bool_:
+    if dt is bool_ and op in (F.ADD, F.MUL, F.MAXIMUM, F.MINIMUM):
+        op = F.LOR if op in (F.ADD, F.MAXIMUM) else F.LAND  # as torch: True + True is True
+    elif dt is bool_ and op == F.SUB:
+        raise TypeError("lamina.sub: subtraction of bool tensors is not supported; use "
+                        "logical_xor or convert with .long()")
+    elif dt is bool_ and op in (F.POW, F.FLOORDIV, F.REMAINDER):
         dt = int64
     if op in (F.LAND, F.LOR):
         dt = result_type(a_, b_)
     dev = _device_of(a_, b_, name)
-    if op == F.POW and isinstance(b_, numbers.Number) and isinstance(a_, Tensor) and \
-            not isinstance(b_, bool) and dt is a_.dtype:
-        pass  # exponent becomes a 0-d tensor below
     x = _prepare(a_, dt, dev, name)
     y = _prepare(b_, dt, dev, name)
     fn = _ARITH.get(op)
@@ -1090,14 +1092,15 @@ def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False) -> T
         try:
             arr = np.array(data, copy=True)
         except (ValueError, TypeError) as e:
-            raise ValueError(f"lamina.tensor: could not convert data to an array: {e}") from None
+            raise ValueError(f"lamina.tensor: could not convert data to an array (nested sequences "
+                             f"must be rectangular and numeric): {e}") from None
         if arr.dtype == object or arr.dtype.kind in "USV":
             raise TypeError(f"lamina.tensor: can't build a tensor from data of type {arr.dtype} "
                             "(nested sequences must be rectangular and numeric)")
         dt = to_dtype(dtype, "tensor") if dtype is not None else _infer_dtype_from_data(data)
         if dt._np is None:
             raise TypeError(f"lamina.tensor: dtype {dt} can't be created from host data yet")
-        arr = np.ascontiguousarray(arr.astype(dt._np, copy=False))
+        arr = np.array(arr, dtype=dt._np, order="C", copy=True)
         out = Tensor._wrap(_C.from_numpy(arr))
     if device is not None:
         out = out.to(device)

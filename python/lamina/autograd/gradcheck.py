@@ -33,7 +33,7 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     from ..autograd.grad_mode import no_grad
     from ..tensor import Tensor
 
-    inputs = _as_tuple(inputs)
+    inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
     diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not diff:
         raise ValueError("lamina.gradcheck: at least one input must require grad")
