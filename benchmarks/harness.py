@@ -1,0 +1,77 @@
+"""Shared benchmark harness: medians over repeats, our time next to PyTorch's (or numpy's)
+measured in the same run, the ratio, and JSON that names the machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+
+
+def machine() -> dict:
+    import lamina
+
+    info = lamina.info()
+    return {
+        "cpu": info["cpu"],
+        "cpu_isa": info["cpu_isa"],
+        "threads": info["num_threads"],
+        "cuda_devices": info["cuda_devices"],
+        "python": platform.python_version(),
+        "lamina": info["version"],
+        "build_type": info["build_type"],
+    }
+
+
+def median_time(fn, *, repeats: int = 15, min_time: float = 0.02, warmup: int = 2) -> float:
+    """Median seconds per call; each sample loops until it lasts at least min_time."""
+    for _ in range(warmup):
+        fn()
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_time or n >= 1 << 20:
+            break
+        n *= 2
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - t0) / n)
+    return statistics.median(samples)
+
+
+class Report:
+    def __init__(self, name: str, baseline: str):
+        self.name = name
+        self.baseline = baseline
+        self.rows: list[dict] = []
+        print(f"{'case':44s} {'lamina':>12s} {baseline:>12s} {'ratio':>8s}")
+
+    def add(self, case: str, ours: float, theirs: float | None, **extra) -> None:
+        ratio = theirs / ours if theirs else None
+        self.rows.append({"case": case, "lamina_s": ours, f"{self.baseline}_s": theirs,
+                          "speed_ratio": ratio, **extra})
+        t = f"{theirs * 1e6:10.1f}us" if theirs else f"{'n/a':>12s}"
+        r = f"{ratio:7.2f}x" if ratio else f"{'':>8s}"
+        print(f"{case:44s} {ours * 1e6:10.1f}us {t} {r}")
+
+    def save(self, path: str | None) -> None:
+        if not path:
+            return
+        data = {"benchmark": self.name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "machine": machine(), "baseline": self.baseline,
+                "note": "speed_ratio = baseline time / lamina time (> 1: lamina is faster)",
+                "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "rows": self.rows}
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(data, f, indent=2)
+        print(f"wrote {path}")
