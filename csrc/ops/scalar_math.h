@@ -44,11 +44,9 @@ LAMINA_HD T scalar_abs(T v) {
   if constexpr (std::is_integral_v<T>) return v < 0 ? scalar_neg(v) : v;
   else return std::fabs(v);
 }
+// sign(NaN) is 0, as torch.sign on the CPU.
 template <typename T>
 LAMINA_HD T scalar_sign(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (v != v) return v;
-  }
   return static_cast<T>((v > T(0)) - (v < T(0)));
 }
 template <typename T>
