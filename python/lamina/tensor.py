@@ -862,7 +862,28 @@ def _prepare(a, dt: dtype, dev: device, op: str):
 _ARITH = {F.ADD: F.Add, F.SUB: F.Sub, F.MUL: F.Mul, F.DIV: F.Div, F.POW: F.Pow}
 
 
+_NUMERIC = ("float32", "float64", "int64")
+
+
 def binary_op(a, b, op: int, name: str) -> Tensor:
+    # Fast path: two tensors of one numeric dtype on one device, or a tensor and a Python
+    # number that doesn't change its dtype (the common cases in a training step).
+    if type(a) is Tensor:
+        ta = a._t
+        if type(b) is Tensor:
+            tb = b._t
+            same = ta.dtype == tb.dtype and ta.device == tb.device
+        elif type(b) is float or type(b) is int:
+            same = ta.dtype != "int64" or type(b) is int
+            tb = _C.full([], b, ta.dtype, ta.device) if same and ta.dtype in _NUMERIC else None
+        else:
+            same = False
+        if same and ta.dtype in _NUMERIC and tb is not None and not (op == F.DIV and ta.dtype == "int64"):
+            fn = _ARITH.get(op)
+            if fn is not None:
+                return fn.apply(a, b if type(b) is Tensor else Tensor._wrap(tb))
+            if op < F.MAXIMUM or op > F.MINIMUM:
+                return Tensor._wrap(_C.binary(op, ta, tb))
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"lamina.{name}: expected at least one tensor operand")
     for o in (a, b):

@@ -129,17 +129,18 @@ class Function(Node):
     def apply(cls, *args):
         from ..tensor import Tensor
 
-        raw = [a._t if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs)
+        raw = [a._t if type(a) is Tensor else a for a in args]
+        needs = tuple(type(a) is Tensor and (a._requires_grad or a.grad_fn is not None) for a in args)
+        record = True in needs and is_grad_enabled()
         ctx = cls()
         ctx.needs_input_grad = needs
         out = cls.forward(ctx, *raw)
-        single = not isinstance(out, tuple)
-        outs = (out,) if single else out
+        single = type(out) is not tuple
         if not record:
-            wrapped = tuple(Tensor._wrap(o) if isinstance(o, _C.Tensor) else o for o in outs)
-            return wrapped[0] if single else wrapped
+            if single:
+                return Tensor._wrap(out) if type(out) is _C.Tensor else out
+            return tuple(Tensor._wrap(o) if type(o) is _C.Tensor else o for o in out)
+        outs = (out,) if single else out
         ctx.next_functions = tuple(
             (a._grad_edge() if need else (None, 0)) for a, need in zip(args, needs))
         ctx._out_meta = tuple((o.shape, o.dtype, o.device) if isinstance(o, _C.Tensor) else None
