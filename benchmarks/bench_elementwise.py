@@ -57,7 +57,8 @@ def main() -> None:
     r = rng.standard_normal(1024).astype(np.float32)
     x, y = lamina.tensor(a, device=dev), lamina.tensor(r, device=dev)
     tx, ty = torch.tensor(a, device=dev), torch.tensor(r, device=dev)
-    rep.add("broadcast add (2048x1024)+(1024)", median_time(lambda: (x + y, sync())), median_time(lambda: (tx + ty, sync())))
+    rep.add("broadcast add (2048x1024)+(1024)", median_time(lambda: (x + y, sync())),
+            median_time(lambda: (tx + ty, sync())))
     rep.add("sum dim=1 (2048x1024)", median_time(lambda: (x.sum(1), sync())), median_time(lambda: (tx.sum(1), sync())))
     rep.add("sum dim=0 (2048x1024)", median_time(lambda: (x.sum(0), sync())), median_time(lambda: (tx.sum(0), sync())))
     rep.add("transpose contiguous (2048x1024)", median_time(lambda: (x.t().contiguous(), sync())),

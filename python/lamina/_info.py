@@ -33,8 +33,9 @@ def info() -> dict:
 def format_info() -> str:
     i = info()
     feats = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in i["cpu_features"].items())
+    compiler = i["compiler"].split()[0] if i["compiler"] else "unknown compiler"
     lines = [
-        f"lamina {i['version']} ({i['build_type']} build, {i['compiler'].split()[0] if i['compiler'] else 'unknown compiler'})",
+        f"lamina {i['version']} ({i['build_type']} build, g++/clang {compiler})",
         f"cpu:         {i['cpu'] or 'unknown'}",
         f"cpu features: {feats}; kernels use: {i['cpu_isa']}",
         f"threads:     {i['num_threads']}",

@@ -474,9 +474,6 @@ class Tensor:
     __itruediv__ = div_
 
     # ------------------------------------------------------------------ arithmetic
-    def _binary(self, other, op: int, name: str, reverse: bool = False):
-        return binary_op(other, self, op, name) if reverse else binary_op(self, other, op, name)
-
     def __add__(self, o): return binary_op(self, o, F.ADD, "add")
     def __radd__(self, o): return binary_op(o, self, F.ADD, "add")
     def __sub__(self, o): return binary_op(self, o, F.SUB, "sub")
@@ -959,8 +956,6 @@ def _arg_input(x: Tensor) -> _C.Tensor:
 def _max_min(x: Tensor, dim, keepdim: bool, is_min: bool):
     if dim is None:
         return _reduce(x, F.R_AMIN if is_min else F.R_AMAX, None, False, "min" if is_min else "max")
-    from collections import namedtuple
-
     vals, idx = F.MaxDim.apply(x if x.dtype is not bool_ else x._to_dtype(int64), int(dim), bool(keepdim), is_min)
     return _MaxResult(vals, idx)
 
@@ -1078,7 +1073,8 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                              f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at entry {i}")
     n = tensors[0].ndim + 1
     if not -n <= dim < n:
-        raise IndexError(f"lamina.stack: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+        raise IndexError(f"lamina.stack: dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {dim})")
     d = dim % n
     return cat([t.unsqueeze(d) for t in tensors], d)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import TORCH_REASON, check_op, torch
+from helpers import check_op, torch
 
 import lamina
 

@@ -77,7 +77,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             t.grad = None
         outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
         backward(outs, grad_outputs, retain_graph=retain_graph)
-        for i, t in enumerate(inputs):
+        for i in range(len(inputs)):
             if i not in captured and not allow_unused:
                 raise RuntimeError(f"lamina.autograd.grad: input {i} was not used in the graph; "
                                    "pass allow_unused=True")
