@@ -33,8 +33,14 @@ Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, const Shape& sizes
   return base.as_strided(sizes, strides, offset);
 }
 
-int64_t Tensor::size(int64_t d) const { return sizes_[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides_[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const {
+  LAMINA_CHECK(dim() > 0, IndexError, "size", "a 0-d tensor has no dimension ", d);
+  return sizes_[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  LAMINA_CHECK(dim() > 0, IndexError, "stride", "a 0-d tensor has no dimension ", d);
+  return strides_[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -65,9 +71,11 @@ Tensor Tensor::as_strided(const Shape& sizes, const Shape& strides, int64_t offs
   for (size_t i = 0; i < sizes.size(); ++i) {
     LAMINA_CHECK(strides[i] >= 0, ValueError, op, "negative strides are not supported, got ", strides);
     if (n > 0 && sizes[i] > 1) {
-      LAMINA_CHECK(strides[i] <= (int64_t(1) << 62) / sizes[i], ValueError, op, "strides ",
-                   strides, " overflow");
-      last += (sizes[i] - 1) * strides[i];
+      int64_t extent = 0;
+      const bool overflow = __builtin_mul_overflow(sizes[i] - 1, strides[i], &extent) ||
+                            __builtin_add_overflow(last, extent, &last);
+      LAMINA_CHECK(!overflow, ValueError, op, "view with sizes ", sizes, ", strides ", strides,
+                   " and offset ", offset, " overflows int64");
     }
   }
   const int64_t capacity = storage_->nbytes / lamina::itemsize(dtype_);
@@ -178,7 +186,7 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   LAMINA_CHECK(dim() > 0, IndexError, "narrow", "cannot narrow a 0-d tensor");
   d = wrap_dim(d, dim(), "narrow");
   if (start < 0) start += sizes_[d];
-  LAMINA_CHECK(start >= 0 && length >= 0 && start + length <= sizes_[d], IndexError, "narrow",
+  LAMINA_CHECK(start >= 0 && start <= sizes_[d] && length >= 0 && length <= sizes_[d] - start, IndexError, "narrow",
                "start (", start, ") + length (", length, ") exceeds dimension size (", sizes_[d],
                ") of dim ", d);
   Shape s = sizes_;
@@ -211,10 +219,11 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t stop, int64_t step) const
   };
   start = clampi(start);
   stop = clampi(stop);
-  const int64_t len = stop > start ? (stop - start + step - 1) / step : 0;
+  const int64_t len = stop > start ? (stop - start - 1) / step + 1 : 0;
   Shape s = sizes_, st = strides_;
   s[d] = len;
-  st[d] = strides_[d] * step;
+  // With two or more elements, stride * step is bounded by the storage, so it cannot overflow.
+  st[d] = len > 1 ? strides_[d] * step : strides_[d];
   return as_strided(s, st, offset_ + (len > 0 ? start * strides_[d] : 0));
 }
 

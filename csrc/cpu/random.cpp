@@ -2,6 +2,7 @@
 #include "ops/random.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/parallel.h"
 #include "core/rng.h"
@@ -12,18 +13,21 @@ constexpr int64_t kRandomGrain = 8192;
 
 void uniform(const Tensor& x, uint64_t seed, uint64_t offset, double low, double high) {
   const double span = high - low;
-  if (x.dtype() == DType::Float32) {
-    float* p = x.data<float>();
+  LAMINA_DISPATCH_FLOAT(x.dtype(), "uniform_", [&](auto tag) {
+    using T = decltype(tag);
+    T* p = x.data<T>();
+    const T hi = static_cast<T>(high), below_hi = std::nextafter(hi, static_cast<T>(low));
     parallel_for(0, x.numel(), kRandomGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        p[i] = static_cast<float>(low + span * uniform_at_f32(seed, offset, static_cast<uint64_t>(i)));
+      for (int64_t i = b; i < e; ++i) {
+        const uint64_t k = static_cast<uint64_t>(i);
+        const double u = std::is_same_v<T, float> ? static_cast<double>(uniform_at_f32(seed, offset, k))
+                                                  : uniform_at_f64(seed, offset, k);
+        T v = static_cast<T>(low + span * u);
+        if (span > 0 && v >= hi) v = below_hi;  // rounding must not reach `high`: [low, high)
+        p[i] = v;
+      }
     });
-  } else {
-    double* p = x.data<double>();
-    parallel_for(0, x.numel(), kRandomGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) p[i] = low + span * uniform_at_f64(seed, offset, static_cast<uint64_t>(i));
-    });
-  }
+  });
 }
 
 void normal(const Tensor& x, uint64_t seed, uint64_t offset, double mean, double std) {
@@ -43,7 +47,8 @@ void randint(const Tensor& x, uint64_t seed, uint64_t offset, int64_t low, int64
     const double span = static_cast<double>(high) - static_cast<double>(low);
     parallel_for(0, x.numel(), kRandomGrain, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
-        int64_t v = low + static_cast<int64_t>(std::floor(uniform_at_f64(seed, offset, static_cast<uint64_t>(i)) * span));
+        const auto k = static_cast<int64_t>(std::floor(uniform_at_f64(seed, offset, static_cast<uint64_t>(i)) * span));
+        int64_t v = static_cast<int64_t>(static_cast<uint64_t>(low) + static_cast<uint64_t>(k));  // wraps, as on CUDA
         if (v >= high) v = high - 1;
         p[i] = static_cast<T>(v);
       }

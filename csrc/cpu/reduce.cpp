@@ -139,6 +139,7 @@ double ssd_contig(const T* p, int64_t n, double mean) {
 // Max (or min) of n >= 1 contiguous values, NaN if any is NaN.
 template <typename T>
 T extreme_contig(const T* p, int64_t n, bool is_min) {
+  if (n <= 0) return T(0);  // an empty share of a row: the caller's merge ignores it
   constexpr int L = 16;
   T m[L];
   for (int j = 0; j < L; ++j) m[j] = p[0];

@@ -28,7 +28,10 @@ struct UniformBody {
     const uint64_t k = static_cast<uint64_t>(i);
     const double u = std::is_same_v<T, float> ? static_cast<double>(uniform_at_f32(seed, offset, k))
                                               : uniform_at_f64(seed, offset, k);
-    x[i] = static_cast<T>(__dadd_rn(low, __dmul_rn(span, u)));
+    T v = static_cast<T>(__dadd_rn(low, __dmul_rn(span, u)));
+    const T hi = static_cast<T>(low + span);
+    if (span > 0 && v >= hi) v = ::nextafter(hi, static_cast<T>(low));  // stay in [low, high)
+    x[i] = v;
   }
 };
 

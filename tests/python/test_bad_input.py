@@ -213,3 +213,15 @@ def test_random_calls_never_crash():
             fn()
         except allowed:
             pass
+
+
+def test_as_strided_and_slicing_overflow_are_caught():
+    t = lamina.zeros(15)._t
+    with pytest.raises(ValueError, match="overflows int64|reaches element"):
+        t.as_strided([2, 2, 2, 2], [2**61] * 4, 0)
+    with pytest.raises(ValueError):
+        t.as_strided([2], [1], 2**63 - 1)
+    x = lamina.arange(10).reshape(5, 2)
+    assert x[0:5:2**63 - 1].tolist() == [[0, 1]]
+    with pytest.raises(IndexError, match="narrow"):
+        x.narrow(0, 1, 2**63 - 1)
