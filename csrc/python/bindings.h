@@ -19,4 +19,18 @@ void bind_ops(py::module_& m);
 void bind_dlpack(py::module_& m);
 void bind_runtime(py::module_& m);
 
+// Op families register their bindings from their own file, so adding a family touches no
+// shared file:
+//   LAMINA_BINDINGS(conv) { m.def("conv2d_forward", ...); }
+// Registered functions run after the core bindings, in name order.
+using BindFn = void (*)(py::module_&);
+int register_bindings(const char* name, BindFn fn);
+void run_registered_bindings(py::module_& m);
+
 }  // namespace lamina::python
+
+#define LAMINA_BINDINGS(name)                                                              \
+  static void lamina_bind_##name(::lamina::python::py::module_& m);                        \
+  [[maybe_unused]] static const int lamina_bind_reg_##name =                               \
+      ::lamina::python::register_bindings(#name, &lamina_bind_##name);                     \
+  static void lamina_bind_##name(::lamina::python::py::module_& m)

@@ -1,8 +1,27 @@
 #include "python/bindings.h"
 
+#include <map>
+#include <string>
+
 #include "core/errors.h"
 
 namespace lamina::python {
+
+namespace {
+std::map<std::string, BindFn>& registry() {
+  static std::map<std::string, BindFn> r;
+  return r;
+}
+}  // namespace
+
+int register_bindings(const char* name, BindFn fn) {
+  registry()[name] = fn;
+  return 0;
+}
+
+void run_registered_bindings(py::module_& m) {
+  for (const auto& [name, fn] : registry()) fn(m);
+}
 
 DType parse_dtype(const std::string& name) {
   if (name == "float32") return DType::Float32;
@@ -55,4 +74,5 @@ PYBIND11_MODULE(_C, m) {
   bind_ops(m);
   bind_dlpack(m);
   bind_runtime(m);
+  run_registered_bindings(m);
 }

@@ -9,6 +9,12 @@ lamina.Size([3, 4])
 
 from __future__ import annotations
 
+import os as _os
+
+if _os.environ.get("LAMINA_BUILD_DIR"):
+    # Development: load lamina._C from a CMake build directory (see README, "Developing").
+    __path__.insert(0, _os.path.abspath(_os.environ["LAMINA_BUILD_DIR"]))
+
 from . import _C
 from ._dtype import (bfloat16, bool_, device, double, dtype, float16, float32, float64, half,
                      int64, long)
@@ -52,3 +58,6 @@ def get_num_threads() -> int:
 
 def numel(x: Tensor) -> int:
     return x.numel()
+
+
+from . import nn, optim  # noqa: E402  (after the tensor core they build on)

@@ -1,0 +1,1 @@
+"""``lamina.nn.init``: filled in with the module system."""

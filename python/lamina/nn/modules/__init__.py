@@ -1,0 +1,15 @@
+"""Layers. One file per family; each defines ``__all__``."""
+
+from .activation import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403
+from .container import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .module import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from . import activation, batchnorm, container, conv, dropout, linear, loss, module, pooling
+
+__all__ = [n for m in (activation, batchnorm, container, conv, dropout, linear, loss, module, pooling)
+           for n in m.__all__]

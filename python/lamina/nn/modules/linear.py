@@ -1,0 +1,3 @@
+"""Filled in by its op family."""
+
+__all__: list = []

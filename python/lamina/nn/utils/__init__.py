@@ -1,0 +1,1 @@
+"""``lamina.nn.utils``: filled in with clip_grad_norm_."""

@@ -1,0 +1,1 @@
+"""``lamina.optim``: filled in with the optimizers."""
