@@ -865,9 +865,9 @@ _NUMERIC = ("float32", "float64", "int64")
 def binary_op(a, b, op: int, name: str) -> Tensor:
     # Fast path: two tensors of one numeric dtype on one device, or a tensor and a Python
     # number that doesn't change its dtype (the common cases in a training step).
-    if type(a) is Tensor:
+    if isinstance(a, Tensor):
         ta = a._t
-        if type(b) is Tensor:
+        if isinstance(b, Tensor):
             tb = b._t
             same = ta.dtype == tb.dtype and ta.device == tb.device
         elif type(b) is float or type(b) is int:
@@ -878,7 +878,7 @@ def binary_op(a, b, op: int, name: str) -> Tensor:
         if same and ta.dtype in _NUMERIC and tb is not None and not (op == F.DIV and ta.dtype == "int64"):
             fn = _ARITH.get(op)
             if fn is not None:
-                return fn.apply(a, b if type(b) is Tensor else Tensor._wrap(tb))
+                return fn.apply(a, b if isinstance(b, Tensor) else Tensor._wrap(tb))
             if op < F.MAXIMUM or op > F.MINIMUM:
                 return Tensor._wrap(_C.binary(op, ta, tb))
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):

@@ -129,8 +129,10 @@ class Function(Node):
     def apply(cls, *args):
         from ..tensor import Tensor
 
-        raw = [a._t if type(a) is Tensor else a for a in args]
-        needs = tuple(type(a) is Tensor and (a._requires_grad or a.grad_fn is not None) for a in args)
+        # isinstance, not type(a) is Tensor: nn.Parameter is a Tensor subclass.
+        raw = [a._t if isinstance(a, Tensor) else a for a in args]
+        needs = tuple(isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None)
+                      for a in args)
         record = True in needs and is_grad_enabled()
         ctx = cls()
         ctx.needs_input_grad = needs
