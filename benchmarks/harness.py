@@ -50,27 +50,42 @@ def median_time(fn, *, repeats: int = 15, min_time: float = 0.02, warmup: int = 
 
 
 class Report:
-    def __init__(self, name: str, baseline: str):
+    """Rows of our time against a baseline's; `others` names further references measured in the
+    same run (e.g. numpy next to torch), each printed with its own ratio."""
+
+    def __init__(self, name: str, baseline: str, others: tuple[str, ...] = ()):
         self.name = name
         self.baseline = baseline
+        self.others = tuple(others)
         self.rows: list[dict] = []
-        print(f"{'case':44s} {'lamina':>12s} {baseline:>12s} {'ratio':>8s}")
+        cols = "".join(f" {o:>12s} {'ratio':>8s}" for o in self.others)
+        print(f"{'case':44s} {'lamina':>12s} {baseline:>12s} {'ratio':>8s}{cols}")
 
-    def add(self, case: str, ours: float, theirs: float | None, **extra) -> None:
+    def add(self, case: str, ours: float, theirs: float | None, others: dict | None = None, **extra) -> None:
         ratio = theirs / ours if theirs else None
-        self.rows.append({"case": case, "lamina_s": ours, f"{self.baseline}_s": theirs,
-                          "speed_ratio": ratio, **extra})
+        row = {"case": case, "lamina_s": ours, f"{self.baseline}_s": theirs, "speed_ratio": ratio}
+        line = ""
+        for o in self.others:
+            t_o = (others or {}).get(o)
+            r_o = t_o / ours if t_o else None
+            row[f"{o}_s"], row[f"{o}_speed_ratio"] = t_o, r_o
+            line += (f" {t_o * 1e6:10.1f}us" if t_o else f" {'n/a':>12s}") + (f" {r_o:7.2f}x" if r_o else f" {'':>8s}")
+        self.rows.append({**row, **extra})
         t = f"{theirs * 1e6:10.1f}us" if theirs else f"{'n/a':>12s}"
         r = f"{ratio:7.2f}x" if ratio else f"{'':>8s}"
-        print(f"{case:44s} {ours * 1e6:10.1f}us {t} {r}")
+        print(f"{case:44s} {ours * 1e6:10.1f}us {t} {r}{line}")
 
-    def save(self, path: str | None) -> None:
+    def save(self, path: str | None, meta: dict | None = None) -> None:
+        """Writes the rows as JSON naming the machine; `meta` adds fields (e.g. the load average)."""
         if not path:
             return
         data = {"benchmark": self.name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "machine": machine(), "baseline": self.baseline,
                 "note": "speed_ratio = baseline time / lamina time (> 1: lamina is faster)",
-                "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "rows": self.rows}
+                "command": " ".join([os.path.basename(sys.executable)] + sys.argv), **(meta or {}),
+                "rows": self.rows}
+        if self.others:
+            data["others"] = list(self.others)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "w") as f:
             json.dump(data, f, indent=2)
