@@ -1,0 +1,326 @@
+// Templates behind every micro-kernel family, included only by the ISA files (gemm_avx2.cpp,
+// gemm_avx512.cpp, gemm_portable.cpp). One register-blocked kernel and scalar packers written
+// once over a small "vector traits" type S:
+//
+//   S::T  element type         S::V  register type        S::W  lanes per register
+//   S::zero()  S::load(p) (aligned)  S::loadu(p)  S::storeu(p, v)  S::bcast(p)  S::set1(x)
+//   S::fma(a, b, c) = a * b + c      S::mul(a, b)
+//
+// Everything sits in an anonymous namespace on purpose: each ISA file gets its own copy compiled
+// with its own -m flags, so the linker can never hand an AVX-512 instantiation to a caller that
+// runs on a CPU without it (the usual ODR trap of per-file ISA flags). For the same reason these
+// templates call nothing from the standard library.
+#pragma once
+#include <cstdint>
+
+#include "cpu/gemm/gemm_kernels.h"
+
+namespace lamina::cpu::gemm {
+namespace {
+
+template <typename I>
+inline I imin(I a, I b) { return a < b ? a : b; }
+
+// C[0:ROWS, 0:NV*W] = alpha * A * B + beta * C over kc steps, A packed in panels of MR rows (ROWS
+// <= MR: the last, short panel of a block); ROWS x NV accumulators stay in registers.
+template <class S, int MR, int NV, int ROWS = MR>
+inline void micro_kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
+                         typename S::T* __restrict c, int64_t ldc, typename S::T alpha, typename S::T beta) {
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[ROWS][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i) {
+    // C is read (beta != 0) or written only after the k loop: start fetching its lines now.
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + NV * W - 1, 1);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+  }
+#pragma GCC unroll 4
+  for (int64_t l = 0; l < kc; ++l) {
+    V bv[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i) {
+      const V av = S::bcast(a + i);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NV * W;
+  }
+  const V va = S::set1(alpha);
+  if (beta == typename S::T(0)) {
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) S::storeu(c + i * ldc + j * W, S::mul(acc[i][j], va));
+  } else {
+    const V vb = S::set1(beta);
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        typename S::T* p = c + i * ldc + j * W;
+        S::storeu(p, S::fma(acc[i][j], va, S::mul(S::loadu(p), vb)));
+      }
+  }
+}
+
+// The short-panel kernels: m (1 .. MR - 1) rows of C.
+template <class S, int MR, int NV, int ROWS = MR - 1>
+inline void micro_kernel_rows(int m, int64_t kc, const typename S::T* a, const typename S::T* b, typename S::T* c,
+                              int64_t ldc, typename S::T alpha, typename S::T beta) {
+  if constexpr (ROWS >= 1) {
+    if (m == ROWS)
+      micro_kernel<S, MR, NV, ROWS>(kc, a, b, c, ldc, alpha, beta);
+    else
+      micro_kernel_rows<S, MR, NV, ROWS - 1>(m, kc, a, b, c, ldc, alpha, beta);
+  }
+}
+
+// Scalar packers for any tile shape (and for the edge panels of the vector packers).
+template <typename T, int MR>
+inline void pack_a_scalar(bool trans, const T* x, int64_t ldx, int64_t m, int64_t k, T* out) {
+  for (int64_t i0 = 0; i0 < m; i0 += MR) {
+    const int64_t mm = imin<int64_t>(MR, m - i0);
+    for (int64_t l = 0; l < k; ++l) {
+      T* o = out + l * MR;
+      if (trans) {
+        const T* src = x + l * ldx + i0;
+        for (int64_t r = 0; r < mm; ++r) o[r] = src[r];
+      } else {
+        const T* src = x + i0 * ldx + l;
+        for (int64_t r = 0; r < mm; ++r) o[r] = src[r * ldx];
+      }
+      for (int64_t r = mm; r < MR; ++r) o[r] = T(0);
+    }
+    out += MR * k;
+  }
+}
+
+template <typename T, int NR>
+inline void pack_b_scalar(bool trans, const T* x, int64_t ldx, int64_t n, int64_t k, T* out) {
+  for (int64_t j0 = 0; j0 < n; j0 += NR) {
+    const int64_t nn = imin<int64_t>(NR, n - j0);
+    for (int64_t l = 0; l < k; ++l) {
+      T* o = out + l * NR;
+      if (trans) {
+        const T* src = x + j0 * ldx + l;
+        for (int64_t c = 0; c < nn; ++c) o[c] = src[c * ldx];
+      } else {
+        const T* src = x + l * ldx + j0;
+        for (int64_t c = 0; c < nn; ++c) o[c] = src[c];
+      }
+      for (int64_t c = nn; c < NR; ++c) o[c] = T(0);
+    }
+    out += NR * k;
+  }
+}
+
+// Plain scalar "vectors" for the portable family (the compiler may still vectorise the tile).
+template <typename TT>
+struct ScalarTraits {
+  using T = TT;
+  using V = TT;
+  static constexpr int W = 1;
+  static V zero() { return T(0); }
+  static V load(const T* p) { return *p; }
+  static V loadu(const T* p) { return *p; }
+  static void storeu(T* p, V v) { *p = v; }
+  static V bcast(const T* p) { return *p; }
+  static V set1(T x) { return x; }
+  static V fma(V a, V b, V c) { return a * b + c; }
+  static V mul(V a, V b) { return a * b; }
+};
+
+}  // namespace
+}  // namespace lamina::cpu::gemm
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+namespace lamina::cpu::gemm {
+namespace {
+
+struct Avx2Float {
+  using T = float;
+  using V = __m256;
+  static constexpr int W = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const T* p) { return _mm256_load_ps(p); }
+  static V loadu(const T* p) { return _mm256_loadu_ps(p); }
+  static void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static V bcast(const T* p) { return _mm256_broadcast_ss(p); }
+  static V set1(T x) { return _mm256_set1_ps(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+};
+
+struct Avx2Double {
+  using T = double;
+  using V = __m256d;
+  static constexpr int W = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V load(const T* p) { return _mm256_load_pd(p); }
+  static V loadu(const T* p) { return _mm256_loadu_pd(p); }
+  static void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static V bcast(const T* p) { return _mm256_broadcast_sd(p); }
+  static V set1(T x) { return _mm256_set1_pd(x); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+};
+
+// Transposes the 8x8 block r[0..7] in place: afterwards r[q][j] = old r[j][q].
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Lane mask with the first n (0..8) lanes set, for maskload.
+inline __m256i first_lanes(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Float packers with AVX2 for full panels (MR, NR any size). A vector store of 8 may run past the
+// MR values of step l into step l + 1's, which is written afterwards; the last step of a panel is
+// stored by scalar code, so a packer never writes outside the panels it was given (threads pack
+// neighbouring panels of one buffer at the same time).
+template <int MR>
+inline void pack_a_avx(bool trans, const float* x, int64_t ldx, int64_t m, int64_t k, float* out) {
+  constexpr int G = (MR + 7) / 8;  // groups of 8 rows
+  const int64_t mfull = m - m % MR;
+  if (trans) {  // op(A)[i][l] = x[l * ldx + i]: row by row (A read in order), MR values per panel
+    for (int64_t l = 0; l + 1 < k; ++l) {
+      const float* src = x + l * ldx;
+      float* o = out + l * MR;
+      for (int64_t i0 = 0; i0 < mfull; i0 += MR, o += MR * k) {
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+          const int rows = imin(8, MR - 8 * g);
+          const __m256 v = rows == 8 ? _mm256_loadu_ps(src + i0 + 8 * g)
+                                     : _mm256_maskload_ps(src + i0 + 8 * g, first_lanes(rows));
+          _mm256_storeu_ps(o + 8 * g, v);
+        }
+      }
+    }
+    if (k > 0)  // the last step's vector store would spill into the next panel
+      for (int64_t i0 = 0; i0 < mfull; i0 += MR)
+        for (int r = 0; r < MR; ++r) out[i0 * k + (k - 1) * MR + r] = x[(k - 1) * ldx + i0 + r];
+  } else {  // op(A)[i][l] = x[i * ldx + l]: transpose 8 x 8 blocks, panel by panel
+    for (int64_t i0 = 0; i0 < mfull; i0 += MR) {
+      float* o = out + i0 * k;
+      int64_t l = 0;
+      for (; l + 8 < k; l += 8) {  // < k: the spill of step l + 7 lands in step l + 8
+        __m256 r[G][8];
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j)
+            r[g][j] = 8 * g + j < MR ? _mm256_loadu_ps(x + (i0 + 8 * g + j) * ldx + l) : _mm256_setzero_ps();
+          transpose8(r[g]);
+        }
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q)
+#pragma GCC unroll 4
+          for (int g = 0; g < G; ++g) _mm256_storeu_ps(o + (l + q) * MR + 8 * g, r[g][q]);
+      }
+      for (; l < k; ++l)
+        for (int r = 0; r < MR; ++r) o[l * MR + r] = x[(i0 + r) * ldx + l];
+    }
+  }
+  if (mfull < m)
+    pack_a_scalar<float, MR>(trans, trans ? x + mfull : x + mfull * ldx, ldx, m - mfull, k, out + mfull * k);
+}
+
+template <int NR>
+inline void pack_b_avx(bool trans, const float* x, int64_t ldx, int64_t n, int64_t k, float* out) {
+  static_assert(NR % 8 == 0, "NR must be a multiple of 8");
+  constexpr int G = NR / 8;
+  const int64_t nfull = n - n % NR;
+  if (!trans) {  // op(B)[l][j] = x[l * ldx + j]: row by row, so B is read in order (which the
+                 // hardware prefetchers follow; panel by panel strides across pages)
+    for (int64_t l = 0; l < k; ++l) {
+      const float* src = x + l * ldx;
+      float* o = out + l * NR;
+      for (int64_t j0 = 0; j0 < nfull; j0 += NR, o += NR * k) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) _mm256_store_ps(o + 8 * g, _mm256_loadu_ps(src + j0 + 8 * g));
+      }
+    }
+  } else {  // op(B)[l][j] = x[j * ldx + l]: transpose 8 x 8 blocks
+    for (int64_t j0 = 0; j0 < nfull; j0 += NR) {
+      float* o = out + j0 * k;
+      int64_t l = 0;
+      for (; l + 8 <= k; l += 8) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+          __m256 r[8];
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(x + (j0 + 8 * g + j) * ldx + l);
+          transpose8(r);
+#pragma GCC unroll 8
+          for (int q = 0; q < 8; ++q) _mm256_store_ps(o + (l + q) * NR + 8 * g, r[q]);
+        }
+      }
+      for (; l < k; ++l)
+        for (int c = 0; c < NR; ++c) o[l * NR + c] = x[(j0 + c) * ldx + l];
+    }
+  }
+  if (nfull < n) pack_b_scalar<float, NR>(trans, trans ? x + nfull * ldx : x + nfull, ldx, n - nfull, k, out + nfull * k);
+}
+
+}  // namespace
+}  // namespace lamina::cpu::gemm
+#endif  // __AVX2__ && __FMA__
+
+// Defines one family's entry points in namespace `ns` from traits SF/SD (float/double), tile
+// shapes and packers.
+#define LAMINA_GEMM_DEFINE_FAMILY(ns, SF, MRF, NVF, PACK_AF, PACK_BF, SD, MRD, NVD)                     \
+  namespace lamina::cpu::gemm::ns {                                                                  \
+  const int kMrF = MRF, kNrF = NVF * SF::W, kMrD = MRD, kNrD = NVD * SD::W;                           \
+  void skernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,          \
+               float beta) {                                                                         \
+    micro_kernel<SF, MRF, NVF>(kc, a, b, c, ldc, alpha, beta);                                       \
+  }                                                                                                  \
+  void skernel_m(int m, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,  \
+                 float beta) {                                                                       \
+    micro_kernel_rows<SF, MRF, NVF>(m, kc, a, b, c, ldc, alpha, beta);                               \
+  }                                                                                                  \
+  void spack_a(bool trans, const float* x, int64_t ldx, int64_t rows, int64_t k, float* out) {         \
+    PACK_AF(trans, x, ldx, rows, k, out);                                                            \
+  }                                                                                                  \
+  void spack_b(bool trans, const float* x, int64_t ldx, int64_t rows, int64_t k, float* out) {         \
+    PACK_BF(trans, x, ldx, rows, k, out);                                                            \
+  }                                                                                                  \
+  void dkernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double alpha,      \
+               double beta) {                                                                        \
+    micro_kernel<SD, MRD, NVD>(kc, a, b, c, ldc, alpha, beta);                                       \
+  }                                                                                                  \
+  void dkernel_m(int m, int64_t kc, const double* a, const double* b, double* c, int64_t ldc,            \
+                 double alpha, double beta) {                                                        \
+    micro_kernel_rows<SD, MRD, NVD>(m, kc, a, b, c, ldc, alpha, beta);                               \
+  }                                                                                                  \
+  void dpack_a(bool trans, const double* x, int64_t ldx, int64_t rows, int64_t k, double* out) {       \
+    pack_a_scalar<double, MRD>(trans, x, ldx, rows, k, out);                                         \
+  }                                                                                                  \
+  void dpack_b(bool trans, const double* x, int64_t ldx, int64_t rows, int64_t k, double* out) {       \
+    pack_b_scalar<double, NVD * SD::W>(trans, x, ldx, rows, k, out);                                 \
+  }                                                                                                  \
+  }
