@@ -1,6 +1,6 @@
 // Matrix product with batch broadcasting: torch.matmul for operands of 2 or more dims
 // (1-D operands are promoted and squeezed in Python, as torch.matmul documents).
-// A simple, correct kernel; the packed GEMM replaces it in its own issue.
+// On the CPU, float32 and float64 run the packed GEMM (cpu/gemm/gemm.h) once per batch entry.
 #pragma once
 #include "core/tensor.h"
 
