@@ -22,12 +22,7 @@
 #include "core/errors.h"
 #include "core/parallel.h"
 
-#if defined(__x86_64__)
-#define LAMINA_ACT_X86 1
-#define LAMINA_AVX2_FMA __attribute__((target("avx2,fma")))
-#else
-#define LAMINA_ACT_X86 0
-#endif
+#include "cpu/isa.h"
 
 // Without -fno-trapping-math GCC keeps the float comparisons of exp_f32 and relu as branches
 // (they might raise floating-point exceptions), which stops vectorisation; nothing here relies on
@@ -44,14 +39,7 @@ constexpr int64_t kColumnChunk = 256;  // softmax over a non-last dim: columns p
 
 std::atomic<bool> g_force_portable{false};
 
-bool use_avx2() {
-#if LAMINA_ACT_X86
-  static const bool ok = cpu_features().avx2 && cpu_features().fma;
-  return ok && !g_force_portable.load(std::memory_order_relaxed);
-#else
-  return false;
-#endif
-}
+bool use_avx2() { return cpu_has_avx2_fma() && !g_force_portable.load(std::memory_order_relaxed); }
 
 // exp for float32 (Cephes' expf: x = n ln2 + r, |r| <= ln2 / 2, a degree-6 polynomial for exp(r),
 // 2^n through the exponent bits): within 2 ulp of expf, 0 below -87.33 (no denormals), inf above
@@ -488,36 +476,20 @@ template <typename T>
   }
 }
 
-// Each body compiled plain (_ref) and for AVX2+FMA (_avx2); `name` picks at run time.
-#if LAMINA_ACT_X86
-#define LAMINA_ACT_TWICE(name, params, args)                                       \
-  template <typename T>                                                            \
-  void name##_ref params { name##_body<T> args; }                  \
-  template <typename T>                                                            \
-  LAMINA_AVX2_FMA void name##_avx2 params { name##_body<T> args; } \
-  template <typename T>                                            \
-  void name params {                                               \
-    if (use_avx2()) name##_avx2<T> args;                           \
-    else name##_ref<T> args;                                       \
-  }
-#else
-#define LAMINA_ACT_TWICE(name, params, args) \
-  template <typename T>                      \
-  void name params { name##_body<T> args; }
-#endif
+// Each body compiled plain and for AVX2+FMA (cpu/isa.h); `use_avx2()` picks at run time.
 
-LAMINA_ACT_TWICE(act_forward, (Activation op, const T* x, T* y, int64_t n, T alpha, T beta), (op, x, y, n, alpha, beta))
-LAMINA_ACT_TWICE(act_backward, (Activation op, const T* g, const T* s, T* dx, int64_t n, T alpha, T beta),
+LAMINA_COMPILE_TWICE(act_forward, (Activation op, const T* x, T* y, int64_t n, T alpha, T beta), (op, x, y, n, alpha, beta))
+LAMINA_COMPILE_TWICE(act_backward, (Activation op, const T* g, const T* s, T* dx, int64_t n, T alpha, T beta),
                  (op, g, s, dx, n, alpha, beta))
-LAMINA_ACT_TWICE(softmax_rows, (const T* x, T* y, int64_t rows, int64_t D, bool log), (x, y, rows, D, log))
-LAMINA_ACT_TWICE(softmax_cols, (const T* x, T* y, int64_t D, int64_t inner, int64_t w, bool log, T* mx, double* sum),
+LAMINA_COMPILE_TWICE(softmax_rows, (const T* x, T* y, int64_t rows, int64_t D, bool log), (x, y, rows, D, log))
+LAMINA_COMPILE_TWICE(softmax_cols, (const T* x, T* y, int64_t D, int64_t inner, int64_t w, bool log, T* mx, double* sum),
                  (x, y, D, inner, w, log, mx, sum))
-LAMINA_ACT_TWICE(softmax_back_rows, (const T* g, const T* y, T* dx, int64_t rows, int64_t D, bool log),
+LAMINA_COMPILE_TWICE(softmax_back_rows, (const T* g, const T* y, T* dx, int64_t rows, int64_t D, bool log),
                  (g, y, dx, rows, D, log))
-LAMINA_ACT_TWICE(softmax_back_cols,
+LAMINA_COMPILE_TWICE(softmax_back_cols,
                  (const T* g, const T* y, T* dx, int64_t D, int64_t inner, int64_t w, bool log, T* st, double* sum),
                  (g, y, dx, D, inner, w, log, st, sum))
-#undef LAMINA_ACT_TWICE
+
 
 // Splits (outer, D, inner) into tasks: whole rows when inner == 1, else (outer, column chunk)
 // pairs; calls rows(r0, r1) or cols(o, c0, w).

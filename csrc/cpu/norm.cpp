@@ -37,12 +37,10 @@
 #include "core/errors.h"
 #include "core/parallel.h"
 
-#if defined(__x86_64__)
+#include "cpu/isa.h"
+
+#if LAMINA_CPU_X86
 #include <immintrin.h>
-#define LAMINA_NORM_X86 1
-#define LAMINA_AVX2_FMA __attribute__((target("avx2,fma")))
-#else
-#define LAMINA_NORM_X86 0
 #endif
 
 namespace lamina::cpu {
@@ -53,14 +51,7 @@ constexpr int64_t kTaskElems = 32768;  // fewer elements than this per task: run
 
 std::atomic<bool> g_force_portable{false};
 
-bool use_avx2() {
-#if LAMINA_NORM_X86
-  static const bool ok = cpu_features().avx2 && cpu_features().fma;
-  return ok && !g_force_portable.load(std::memory_order_relaxed);
-#else
-  return false;
-#endif
-}
+bool use_avx2() { return cpu_has_avx2_fma() && !g_force_portable.load(std::memory_order_relaxed); }
 
 // ================================================================ planar run primitives
 // Each walks N runs of S contiguous values; run n of an operand starts at ptr + n * its stride.
@@ -154,7 +145,7 @@ void runs_grad_input_ref(const T* dy, int64_t gs, const T* x, int64_t xs, T* dx,
   }
 }
 
-#if LAMINA_NORM_X86
+#if LAMINA_CPU_X86
 LAMINA_AVX2_FMA inline double hsum(__m256d v) {
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
@@ -295,11 +286,11 @@ LAMINA_AVX2_FMA void runs_grad_input_avx2(const float* dy, int64_t gs, const flo
     for (; i < S; ++i) o[i] = std::fma(a, g[i], std::fma(b, r[i] - mean, c));
   }
 }
-#endif  // LAMINA_NORM_X86
+#endif  // LAMINA_CPU_X86
 
 template <typename T>
 void runs_moments(const T* p, int64_t ps, int64_t N, int64_t S, double K, double& s1, double& s2, T* keep) {
-#if LAMINA_NORM_X86
+#if LAMINA_CPU_X86
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx2()) return runs_moments_avx2(p, ps, N, S, K, s1, s2, keep);
   }
@@ -309,7 +300,7 @@ void runs_moments(const T* p, int64_t ps, int64_t N, int64_t S, double K, double
 
 template <typename T>
 void runs_affine(const T* x, int64_t xs, T* y, int64_t ys, int64_t N, int64_t S, T mean, T a, T b) {
-#if LAMINA_NORM_X86
+#if LAMINA_CPU_X86
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx2()) return runs_affine_avx2(x, xs, y, ys, N, S, mean, a, b);
   }
@@ -320,7 +311,7 @@ void runs_affine(const T* x, int64_t xs, T* y, int64_t ys, int64_t N, int64_t S,
 template <typename T>
 void runs_grad_moments(const T* dy, int64_t gs, const T* x, int64_t xs, int64_t N, int64_t S, double mean,
                        double& sdy, double& sdyx, double& sd, T* keep_dy, T* keep_x) {
-#if LAMINA_NORM_X86
+#if LAMINA_CPU_X86
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx2()) return runs_grad_moments_avx2(dy, gs, x, xs, N, S, mean, sdy, sdyx, sd, keep_dy, keep_x);
   }
@@ -331,7 +322,7 @@ void runs_grad_moments(const T* dy, int64_t gs, const T* x, int64_t xs, int64_t 
 template <typename T>
 void runs_grad_input(const T* dy, int64_t gs, const T* x, int64_t xs, T* dx, int64_t ds, int64_t N, int64_t S,
                      T mean, T a, T b, T c) {
-#if LAMINA_NORM_X86
+#if LAMINA_CPU_X86
   if constexpr (std::is_same_v<T, float>) {
     if (use_avx2()) return runs_grad_input_avx2(dy, gs, x, xs, dx, ds, N, S, mean, a, b, c);
   }
@@ -416,37 +407,21 @@ template <typename T>
   }
 }
 
-#if LAMINA_NORM_X86
-#define LAMINA_NORM_TWICE(name, params, args)                               \
-  template <typename T>                                                     \
-  void name##_ref params { name##_body<T> args; }                           \
-  template <typename T>                                                     \
-  LAMINA_AVX2_FMA void name##_avx2 params { name##_body<T> args; }          \
-  template <typename T>                                                     \
-  void name params {                                                        \
-    if (use_avx2()) name##_avx2<T> args;                                    \
-    else name##_ref<T> args;                                                \
-  }
-#else
-#define LAMINA_NORM_TWICE(name, params, args) \
-  template <typename T>                       \
-  void name params { name##_body<T> args; }
-#endif
 
-LAMINA_NORM_TWICE(cols_moments,
+LAMINA_COMPILE_TWICE(cols_moments,
                   (const T* p, int64_t rows, int64_t W, int64_t w, const T* K, double* s1, double* s2),
                   (p, rows, W, w, K, s1, s2))
-LAMINA_NORM_TWICE(cols_grad_moments,
+LAMINA_COMPILE_TWICE(cols_grad_moments,
                   (const T* dy, const T* x, int64_t rows, int64_t W, int64_t w, const T* M, double* sdy, double* sdyx,
                    double* sd),
                   (dy, x, rows, W, w, M, sdy, sdyx, sd))
-LAMINA_NORM_TWICE(rows_affine, (const T* x, T* y, int64_t rows, int64_t W, const T* M, const T* A, const T* B),
+LAMINA_COMPILE_TWICE(rows_affine, (const T* x, T* y, int64_t rows, int64_t W, const T* M, const T* A, const T* B),
                   (x, y, rows, W, M, A, B))
-LAMINA_NORM_TWICE(rows_grad_input,
+LAMINA_COMPILE_TWICE(rows_grad_input,
                   (const T* dy, const T* x, T* dx, int64_t rows, int64_t W, const T* M, const T* A, const T* B,
                    const T* C),
                   (dy, x, dx, rows, W, M, A, B, C))
-#undef LAMINA_NORM_TWICE
+
 
 // ================================================================ drivers
 
