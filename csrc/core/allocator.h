@@ -1,5 +1,6 @@
-// Memory. CPU blocks are 64-byte aligned (one cache line, one AVX-512 register). CUDA blocks come
-// from a caching allocator (csrc/cuda/allocator.cu) that keeps freed blocks for reuse.
+// Memory. CPU blocks are 64-byte aligned (one cache line, one AVX-512 register); freed blocks of
+// 64 KiB and more are cached for reuse (allocator.cpp says why). CUDA blocks come from a caching
+// allocator (csrc/cuda/runtime.cu) that keeps freed blocks for reuse.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,9 +20,11 @@ constexpr size_t kCpuAlignment = 64;
 struct MemoryStats {
   int64_t allocated = 0;      // bytes in live tensors
   int64_t max_allocated = 0;  // high-water mark since start (or last reset)
-  int64_t reserved = 0;       // bytes held by the allocator (CUDA: including cached blocks)
+  int64_t reserved = 0;       // bytes held by the allocator, including cached blocks
 };
 
 MemoryStats cpu_memory_stats();
+// Returns the CPU blocks cached for reuse to the system.
+void empty_cpu_cache();
 
 }  // namespace lamina

@@ -61,8 +61,9 @@ void bind_runtime(py::module_& m) {
   c.def("empty_cache", &cuda::empty_cache);
   m.def("cpu_memory_stats", [] {
     const MemoryStats s = cpu_memory_stats();
-    return py::make_tuple(s.allocated, s.max_allocated);
+    return py::make_tuple(s.allocated, s.max_allocated, s.reserved);
   });
+  m.def("empty_cpu_cache", &empty_cpu_cache);
 }
 
 }  // namespace lamina::python

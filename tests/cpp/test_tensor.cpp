@@ -114,6 +114,36 @@ TEST(TensorEmpty, MemoryStatsGoUpAndBackDown) {
   EXPECT_EQ(cpu_memory_stats().allocated, before.allocated);
 }
 
+TEST(TensorEmpty, LargeFreedBlocksAreReusedAndCounted) {
+  if (const char* env = std::getenv("LAMINA_CPU_CACHE"); env && env[0] == '0') GTEST_SKIP() << "cache off (LAMINA_CPU_CACHE=0)";
+#if defined(LAMINA_NO_CPU_CACHE)
+  GTEST_SKIP() << "cache compiled out (sanitizer build)";
+#endif
+  empty_cpu_cache();
+  const MemoryStats before = cpu_memory_stats();
+  void* first = nullptr;
+  {
+    Tensor a = Tensor::empty({100000}, DType::Float32);  // 400000 bytes: cached when freed
+    first = a.data_ptr();
+    EXPECT_EQ(cpu_memory_stats().allocated - before.allocated, 400000);
+  }
+  const MemoryStats freed = cpu_memory_stats();
+  EXPECT_EQ(freed.allocated, before.allocated);
+  EXPECT_GE(freed.reserved - freed.allocated, 400000);  // held in the cache
+  {
+    Tensor b = Tensor::empty({99000}, DType::Float32);  // within 5/4 of the cached block: reused
+    EXPECT_EQ(b.data_ptr(), first);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data_ptr()) % kCpuAlignment, 0u);
+    Tensor c = Tensor::empty({100000}, DType::Float32);  // the block is taken: a fresh one
+    EXPECT_NE(c.data_ptr(), first);
+    EXPECT_EQ(cpu_memory_stats().allocated - before.allocated, 396032 + 400000);
+  }
+  empty_cpu_cache();
+  const MemoryStats after = cpu_memory_stats();
+  EXPECT_EQ(after.allocated, before.allocated);
+  EXPECT_EQ(after.reserved, after.allocated);
+}
+
 TEST(TensorEmpty, HugeShapesThrowValueError) {
   EXPECT_THROW(Tensor::empty({int64_t(1) << 40, int64_t(1) << 40}, DType::Float32), ValueError);
   EXPECT_THROW(Tensor::empty({int64_t(1) << 31, int64_t(1) << 31, int64_t(1) << 31}, DType::Float32), ValueError);
