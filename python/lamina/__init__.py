@@ -61,3 +61,4 @@ def numel(x: Tensor) -> int:
 
 
 from . import nn, optim  # noqa: E402  (after the tensor core they build on)
+from . import data, datasets, io  # noqa: E402  (lamina.data, lamina.datasets, lamina.io)
