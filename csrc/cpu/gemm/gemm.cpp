@@ -392,6 +392,180 @@ void gemm_run(const KernelFamily<T>& f, const Problem<T>& p) {
   }
 }
 
+// ---------------------------------------------------------------- prepacked B (gemm.h PackedB)
+// Layout: the blocks (jc, pc) of op(B), NC_b columns by KC_b rows, one after another (jc outer),
+// each as gemm_rows packs a panel: ceil(nc / NR) slivers of kc x NR. A product packs all of A
+// (at most a few blocks: the callers' M is a batch) with the threads sharing the blocks, meets at
+// one barrier, then the threads take runs of NR-wide column slivers as they ask (Guided) and, for
+// each, loop over A's blocks in order (pc inner), so every element of C is summed in one order.
+
+template <typename T>
+PackedB pack_b_impl(const KernelFamily<T>& f, bool tb, int64_t K, int64_t N, const T* B, int64_t ldb) {
+  PackedB pb;
+  pb.family = &f;
+  pb.K = K;
+  pb.N = N;
+  pb.is_double = std::is_same_v<T, double>;
+  if (K > 0) pb.kc = balanced_block(K, f.kc, 1);  // set even for N == 0: it fixes a PackedA's layout
+  if (K <= 0 || N <= 0) return pb;
+  pb.nc = balanced_block(N, f.nc, f.nr);
+  const int64_t nkb = ceil_div(K, pb.kc), njb = ceil_div(N, pb.nc);
+  const int64_t block = round_up(pb.nc, f.nr) * pb.kc;
+  const size_t bytes = sizeof(T) * static_cast<size_t>(njb * nkb * block + gemm::kPackPad);
+  void* mem = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!mem) throw std::bad_alloc();
+  pb.data = std::shared_ptr<void>(mem, [](void* p) { std::free(p); });
+  T* base = static_cast<T*>(mem);
+  const Problem<T> p{false, tb, 0, N, K, T(1), nullptr, 0, B, ldb, T(0), nullptr, 0};
+  parallel_for(0, njb * nkb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t jb = b / nkb, kb = b % nkb;
+      const int64_t jc = jb * pb.nc, pc = kb * pb.kc;
+      f.pack_b(tb, p.b_at(pc, jc), ldb, std::min(pb.nc, N - jc), std::min(pb.kc, K - pc), base + b * block);
+    }
+  });
+  return pb;
+}
+
+thread_local Workspace t_packed_a;  // the packed A of gemm_packed_b (per calling thread)
+
+// C[:, :] (+)= alpha * packed A * packed B over the NR-wide column slivers handed out by `sched`
+// (every thread of the region calls it); A is nib x nkb blocks of a_block elements.
+template <typename T>
+void packed_columns(const KernelFamily<T>& f, int64_t M, int64_t mc_b, const T* abuf, int64_t a_block,
+                    const PackedB& pb, T alpha, T beta, T* C, int64_t ldc, int nth, Guided* sched) {
+  const int64_t K = pb.K, N = pb.N, kc_b = pb.kc, nc_b = pb.nc;
+  const int64_t nkb = ceil_div(K, kc_b), nib = ceil_div(M, mc_b);
+  const int64_t b_block = round_up(nc_b, f.nr) * kc_b;
+  const T* bbase = static_cast<const T*>(pb.data.get());
+  const int64_t npan = ceil_div(N, f.nr);     // NR-wide slivers of C's columns
+  const int64_t pan_per_block = nc_b / f.nr;  // nc_b is a multiple of NR
+  int64_t q0, q1;
+  while (sched->grab(npan, nth, std::max<int64_t>(1, ceil_div(npan, 4 * static_cast<int64_t>(nth))), &q0, &q1)) {
+    for (int64_t q = q0; q < q1;) {  // split the run at column-block boundaries
+      const int64_t jb = q / pan_per_block;
+      const int64_t qe = std::min(q1, (jb + 1) * pan_per_block);
+      const int64_t j0 = q * f.nr;
+      const int64_t nc = std::min(N, qe * f.nr) - j0;
+      for (int64_t ib = 0; ib < nib; ++ib) {
+        const int64_t ic = ib * mc_b, mc = std::min(mc_b, M - ic);
+        for (int64_t kb = 0; kb < nkb; ++kb) {
+          const int64_t kc = std::min(kc_b, K - kb * kc_b);
+          const T* bp = bbase + (jb * nkb + kb) * b_block + (q - jb * pan_per_block) * f.nr * kc;
+          macro_kernel(f, mc, nc, kc, abuf + (ib * nkb + kb) * a_block, bp, C + ic * ldc + j0, ldc, alpha,
+                       kb == 0 ? beta : T(1));
+        }
+      }
+      q = qe;
+    }
+  }
+}
+
+// Threads for a product with a packed B: as gemm_run decides, at most one per column sliver.
+inline int packed_threads(int64_t M, int64_t N, int64_t K, int64_t nr) {
+  int nt = omp_in_parallel() ? 1 : get_num_threads();
+  const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  nt = static_cast<int>(std::max(1.0, std::min<double>(nt, std::floor(work / kMinWorkPerThread))));
+  return static_cast<int>(std::min<int64_t>(nt, ceil_div(N, nr)));
+}
+
+// Packs op(A)[0:M, k0:k1] into the blocks of `abuf` (layout of packed_columns), panel by panel.
+template <typename T>
+void pack_a_cols(const KernelFamily<T>& f, bool ta, const T* A, int64_t lda, int64_t M, int64_t K, int64_t mc_b,
+                 int64_t kc_b, int64_t k0, int64_t k1, T* abuf) {
+  const int64_t nkb = ceil_div(K, kc_b), nib = ceil_div(M, mc_b);
+  const int64_t a_block = round_up(mc_b, f.mr) * kc_b;
+  for (int64_t kb = k0 / kc_b; kb < nkb && kb * kc_b < k1; ++kb) {
+    const int64_t pc = kb * kc_b, kc = std::min(kc_b, K - pc);
+    const int64_t l0 = std::max(k0, pc), l1 = std::min(k1, pc + kc);
+    for (int64_t ib = 0; ib < nib; ++ib) {
+      const int64_t ic = ib * mc_b, mc = std::min(mc_b, M - ic);
+      T* blk = abuf + (ib * nkb + kb) * a_block;
+      for (int64_t r = 0; r < mc; r += f.mr) {
+        const int64_t i = ic + r;
+        const T* src = ta ? A + l0 * lda + i : A + i * lda + l0;
+        f.pack_a(ta, src, lda, std::min<int64_t>(f.mr, mc - r), l1 - l0, blk + r * kc + (l0 - pc) * f.mr);
+      }
+    }
+  }
+}
+
+template <typename T>
+void packed_b_run(bool ta, int64_t M, T alpha, const T* A, int64_t lda, const PackedB& pb, T beta, T* C,
+                  int64_t ldc) {
+  const int64_t K = pb.K, N = pb.N;
+  const Problem<T> p{ta, false, M, N, K, alpha, A, lda, nullptr, 0, beta, C, ldc};
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(p);
+    return;
+  }
+  const auto& f = *static_cast<const KernelFamily<T>*>(pb.family);
+  const int64_t kc_b = pb.kc, nkb = ceil_div(K, kc_b);
+  const int64_t mc_b = balanced_block(M, f.mc, f.mr), nib = ceil_div(M, mc_b);
+  const int64_t a_block = round_up(mc_b, f.mr) * kc_b;
+  T* abuf = static_cast<T*>(t_packed_a.get(sizeof(T) * static_cast<size_t>(nib * nkb * a_block + gemm::kPackPad)));
+  const int nt = packed_threads(M, N, K, f.nr);
+  Guided pack_sched, sched;
+  YieldingBarrier barrier;
+  auto body = [&](int nth) {
+    int64_t b0, b1;
+    while (pack_sched.grab(nib * nkb, nth, 1, &b0, &b1))
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t ib = b / nkb, kb = b % nkb;
+        const int64_t ic = ib * mc_b, pc = kb * kc_b;
+        f.pack_a(ta, p.a_at(ic, pc), lda, std::min(mc_b, M - ic), std::min(kc_b, K - pc), abuf + b * a_block);
+      }
+    if (nth > 1) barrier.wait(nth);
+    packed_columns(f, M, mc_b, abuf, a_block, pb, alpha, beta, C, ldc, nth, &sched);
+  };
+  if (nt == 1) {
+    body(1);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int nth = omp_get_num_threads();
+    body(nth);
+    if (nth > 1) barrier.wait(nth);
+  }
+}
+
+template <typename T>
+void packed_ab_run(T alpha, const PackedA& pa, const PackedB& pb, T beta, T* C, int64_t ldc) {
+  const int64_t M = pa.M, N = pb.N, K = pb.K;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(Problem<T>{false, false, M, N, K, alpha, nullptr, 0, nullptr, 0, beta, C, ldc});
+    return;
+  }
+  const auto& f = *static_cast<const KernelFamily<T>*>(pb.family);
+  const T* abuf = static_cast<const T*>(pa.data);
+  const int64_t a_block = round_up(pa.mc, f.mr) * pb.kc;
+  const int nt = packed_threads(M, N, K, f.nr);
+  Guided sched;
+  if (nt == 1) {
+    packed_columns(f, M, pa.mc, abuf, a_block, pb, alpha, beta, C, ldc, 1, &sched);
+    return;
+  }
+  YieldingBarrier barrier;
+#pragma omp parallel num_threads(nt)
+  {
+    const int nth = omp_get_num_threads();
+    packed_columns(f, M, pa.mc, abuf, a_block, pb, alpha, beta, C, ldc, nth, &sched);
+    if (nth > 1) barrier.wait(nth);
+  }
+}
+
+template <typename T>
+size_t packed_a_bytes_impl(const KernelFamily<T>& f, int64_t max_m, const PackedB& pb) {
+  if (max_m <= 0 || pb.K <= 0) return 64;
+  const int64_t nkb = ceil_div(pb.K, pb.kc), nib = ceil_div(max_m, f.mc) + 1;
+  // nib blocks of round_up(balanced mc, MR) rows never exceed max_m + nib * (MR + 1) rows.
+  const int64_t rows = max_m + nib * (f.mr + 1) + f.mr;
+  return sizeof(T) * static_cast<size_t>(rows * pb.kc * nkb + gemm::kPackPad);
+}
+
 }  // namespace
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -424,6 +598,68 @@ bool gemm_force_kernel_family(const std::string& name) {
       return true;
     }
   return false;
+}
+
+PackedB sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb) {
+  return pack_b_impl(pick(float_families()), trans_b, K, N, B, ldb);
+}
+
+PackedB dgemm_pack_b(bool trans_b, int64_t K, int64_t N, const double* B, int64_t ldb) {
+  return pack_b_impl(pick(double_families()), trans_b, K, N, B, ldb);
+}
+
+void sgemm_packed_b(bool trans_a, int64_t M, float alpha, const float* A, int64_t lda, const PackedB& B, float beta,
+                    float* C, int64_t ldc) {
+  if (B.is_double || (B.K > 0 && B.N > 0 && !B.data)) std::abort();  // a caller's bug, never user input
+  packed_b_run(trans_a, M, alpha, A, lda, B, beta, C, ldc);
+}
+
+void dgemm_packed_b(bool trans_a, int64_t M, double alpha, const double* A, int64_t lda, const PackedB& B,
+                    double beta, double* C, int64_t ldc) {
+  if (!B.is_double || (B.K > 0 && B.N > 0 && !B.data)) std::abort();  // a caller's bug, never user input
+  packed_b_run(trans_a, M, alpha, A, lda, B, beta, C, ldc);
+}
+
+size_t gemm_packed_a_bytes(int64_t max_m, const PackedB& B) {
+  return B.is_double ? packed_a_bytes_impl(*static_cast<const KernelFamily<double>*>(B.family), max_m, B)
+                     : packed_a_bytes_impl(*static_cast<const KernelFamily<float>*>(B.family), max_m, B);
+}
+
+PackedA gemm_packed_a(void* buffer, int64_t M, const PackedB& B) {
+  PackedA pa;
+  pa.data = buffer;
+  pa.family = B.family;
+  pa.M = M;
+  pa.K = B.K;
+  pa.kc = B.kc;
+  const int64_t mc = B.is_double ? static_cast<const KernelFamily<double>*>(B.family)->mc
+                                 : static_cast<const KernelFamily<float>*>(B.family)->mc;
+  const int64_t mr = B.is_double ? static_cast<const KernelFamily<double>*>(B.family)->mr
+                                 : static_cast<const KernelFamily<float>*>(B.family)->mr;
+  pa.mc = M > 0 ? balanced_block(M, mc, mr) : mr;
+  return pa;
+}
+
+void gemm_pack_a_cols(bool trans_a, const float* A, int64_t lda, int64_t k0, int64_t k1, const PackedA& pa) {
+  if (pa.M <= 0 || k1 <= k0) return;
+  pack_a_cols(*static_cast<const KernelFamily<float>*>(pa.family), trans_a, A, lda, pa.M, pa.K, pa.mc, pa.kc, k0, k1,
+              static_cast<float*>(pa.data));
+}
+
+void gemm_pack_a_cols(bool trans_a, const double* A, int64_t lda, int64_t k0, int64_t k1, const PackedA& pa) {
+  if (pa.M <= 0 || k1 <= k0) return;
+  pack_a_cols(*static_cast<const KernelFamily<double>*>(pa.family), trans_a, A, lda, pa.M, pa.K, pa.mc, pa.kc, k0, k1,
+              static_cast<double*>(pa.data));
+}
+
+void sgemm_packed_ab(float alpha, const PackedA& A, const PackedB& B, float beta, float* C, int64_t ldc) {
+  if (B.is_double || A.family != B.family || A.K != B.K) std::abort();  // a caller's bug, never user input
+  packed_ab_run(alpha, A, B, beta, C, ldc);
+}
+
+void dgemm_packed_ab(double alpha, const PackedA& A, const PackedB& B, double beta, double* C, int64_t ldc) {
+  if (!B.is_double || A.family != B.family || A.K != B.K) std::abort();  // a caller's bug, never user input
+  packed_ab_run(alpha, A, B, beta, C, ldc);
 }
 
 }  // namespace lamina::cpu

@@ -9,7 +9,10 @@ from .linear import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .module import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
-from . import activation, batchnorm, container, conv, dropout, linear, loss, module, pooling
+from .rnn import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
+from . import activation, batchnorm, container, conv, dropout, linear, loss, module, pooling, rnn, sparse
 
-__all__ = [n for m in (activation, batchnorm, container, conv, dropout, linear, loss, module, pooling)
+__all__ = [n for m in (activation, batchnorm, container, conv, dropout, linear, loss, module, pooling, rnn,
+                       sparse)
            for n in m.__all__]

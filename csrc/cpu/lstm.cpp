@@ -1,0 +1,497 @@
+// CPU kernels for ops/lstm.h: one layer, one direction, the whole sequence per call.
+//
+// Letters: T steps, B batch rows, I input features, H hidden units; G = 4H gate columns in
+// PyTorch's order i, f, g, o. bs[t] = rows active at step t (a prefix of the batch).
+//
+//   forward:   Gates[T*B, G] = X[T*B, I] W_ih^T                                one GEMM
+//              per step t:  Gates[t][:bs] += h[:bs] W_hh^T                      one GEMM (bs x G x H)
+//                           i, f, g, o = act(Gates[t] + b_ih + b_hh);  c = f c + i g;
+//                           h = o tanh(c)                                       fused pass
+//   backward:  per step, newest first:
+//                           dGates[t] from dh = dh_state + dY[t], dc_state    fused pass
+//                           dh_state[:bs] = dGates[t][:bs] W_hh                one GEMM (bs x H x G)
+//              dX = dGates W_ih,  dW_ih = dGates^T X,  dW_hh = dGates^T H_prev   one GEMM each
+//              (H_prev of step t is Y of the previous step; rows starting at t take hx instead,
+//              added as dGates_start^T hx), db = column sums of dGates (accumulated in the pass).
+//
+// Threads: the time loop runs inside one parallel region. Each thread owns whole blocks of hidden
+// units (see GateLayout) and, at every step, computes its units' columns of the recurrent GEMM
+// (its slice of W_hh packed once per call, gemm.h PackedB), then their gates; the threads meet at
+// one barrier per step (forward: before the next step reads all of h; backward: before dh =
+// dGates W_hh reads all gate columns). The bias sums are per column, so they need no reduction.
+// Results do not depend on the thread count. The big GEMMs before and after the loop thread
+// themselves.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/isa.h"
+#include "ops/dispatch.h"
+#include "ops/lstm.h"
+
+// Without -fno-trapping-math GCC keeps the float comparisons of exp_f32 as branches, which stops
+// vectorisation; nothing here relies on floating-point exceptions.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+namespace lamina::cpu {
+namespace {
+
+bool use_avx2() { return cpu_has_avx2_fma(); }
+
+// exp and tanh for float32, branch-free so the gate loops vectorise: the same Cephes fits as
+// csrc/cpu/activation.cpp (exp within 2 ulp of expf, tanh within 3 ulp); float64 uses libm.
+[[gnu::always_inline]] inline float exp_f32(float x) {
+  const float hi = 88.3762626647950f, lo = -87.3365478515625f;
+  float xc = x < lo ? lo : x;
+  xc = xc > hi ? hi : xc;
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float t = xc * 1.44269504088896341f + magic;
+  const float n = t - magic;
+  int32_t ti, mi;
+  std::memcpy(&ti, &t, 4);
+  std::memcpy(&mi, &magic, 4);
+  const int32_t ni = ti - mi;
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (ni + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  float e = p * scale;
+  e = x < lo ? 0.0f : e;
+  e = x > 88.7228317f ? std::numeric_limits<float>::infinity() : e;
+  return x != x ? x : e;
+}
+
+[[gnu::always_inline]] inline float tanh_f32(float x) {
+  const float z = x < 0.0f ? -x : x;
+  const float z2 = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z2 + 2.06390887954e-2f;
+  p = p * z2 - 5.37397155531e-2f;
+  p = p * z2 + 1.33314422036e-1f;
+  p = p * z2 - 3.33332819422e-1f;
+  const float small = p * z2 * x + x;
+  const float big = 1.0f - 2.0f / (exp_f32(z + z) + 1.0f);
+  const float r = x < 0.0f ? -big : big;
+  return z < 0.625f ? small : r;
+}
+
+template <typename T>
+[[gnu::always_inline]] inline T vsigmoid(T x) {
+  if constexpr (std::is_same_v<T, float>) return 1.0f / (1.0f + exp_f32(-x));
+  else return T(1) / (T(1) + std::exp(-x));
+}
+
+template <typename T>
+[[gnu::always_inline]] inline T vtanh(T x) {
+  if constexpr (std::is_same_v<T, float>) return tanh_f32(x);
+  else return std::tanh(x);
+}
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
+          int64_t ldb, double beta, double* C, int64_t ldc) {
+  dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+}
+
+// The recurrent weights are packed for the GEMM once per call and reused at every step; the
+// left-hand operand (h, or dGates) is packed by the threads that produce its columns.
+PackedB pack_b(bool tb, int64_t K, int64_t N, const float* B, int64_t ldb) { return sgemm_pack_b(tb, K, N, B, ldb); }
+PackedB pack_b(bool tb, int64_t K, int64_t N, const double* B, int64_t ldb) { return dgemm_pack_b(tb, K, N, B, ldb); }
+
+void gemm_packed(const PackedA& A, const PackedB& B, float beta, float* C, int64_t ldc) {
+  sgemm_packed_ab(1.0f, A, B, beta, C, ldc);
+}
+
+void gemm_packed(const PackedA& A, const PackedB& B, double beta, double* C, int64_t ldc) {
+  dgemm_packed_ab(1.0, A, B, beta, C, ldc);
+}
+
+// Two buffers for the packed left-hand operand of the recurrent GEMM: the threads pack step s + 1's
+// (each its own columns) into one while the others may still multiply with step s's.
+struct PackedABuffers {
+  PackedB layout;  // K, the K blocking and the micro-kernel family (no data)
+  std::vector<char> mem[2];
+  size_t bytes = 0;
+  PackedABuffers(const PackedB& l, int64_t max_m) : layout(l), bytes(gemm_packed_a_bytes(max_m, l)) {
+    for (auto& m : mem) m.resize(bytes + 64);
+  }
+  PackedA get(int64_t s, int64_t m) {
+    char* p = mem[s & 1].data();
+    p += (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64;
+    return gemm_packed_a(p, m, layout);
+  }
+};
+
+// ---------------------------------------------------------------- gate layout
+// Inside a call the 4H gate columns are reordered into blocks of kUnits hidden units: block b
+// holds the i, f, g and o columns of units [b*U, b*U + w) one after another (w = U except in a
+// short last block), so a thread that owns whole blocks computes its columns of the recurrent
+// GEMM and then the gates of its units without waiting for anyone. Weights are permuted into this
+// order on the way in and gradients back on the way out (copies of 4H rows, negligible next to
+// the GEMMs); the saved `gates` are in this order.
+constexpr int64_t kUnits = 32;
+
+struct GateLayout {
+  int64_t H, blocks;
+  explicit GateLayout(int64_t h) : H(h), blocks((h + kUnits - 1) / kUnits) {}
+  int64_t width(int64_t b) const { return std::min(kUnits, H - b * kUnits); }
+  // Column of gate q (0..3: i, f, g, o) of unit j.
+  int64_t col(int64_t q, int64_t j) const {
+    const int64_t b = j / kUnits;
+    return b * 4 * kUnits + q * width(b) + j % kUnits;
+  }
+};
+
+// dst row col(q, j) = src row q*H + j (to_internal) or the reverse; rows of `cols` elements.
+template <typename T>
+void permute_rows(const GateLayout& L, const T* src, T* dst, int64_t cols, bool to_internal) {
+  for (int64_t q = 0; q < 4; ++q)
+    for (int64_t j = 0; j < L.H; ++j) {
+      const int64_t a = q * L.H + j, b = L.col(q, j);
+      const T* s = src + (to_internal ? a : b) * cols;
+      std::copy(s, s + cols, dst + (to_internal ? b : a) * cols);
+    }
+}
+
+// A barrier for the threads of the time loop: spins briefly (the other thread is normally a few
+// microseconds behind), then yields its core between checks, so that on a shared machine a
+// waiter does not keep the thread it waits for off the CPU.
+class StepBarrier {
+ public:
+  void wait(int nthreads) {
+    if (nthreads <= 1) return;
+    const int gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) == nthreads - 1) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    for (unsigned n = 1; gen_.load(std::memory_order_acquire) == gen; ++n) {
+      if (n < 4096) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+ private:
+  std::atomic<int> count_{0};
+  std::atomic<int> gen_{0};
+};
+
+// The blocks [b0, b1) of thread `tid` of `nth`, split evenly.
+void my_blocks(int64_t blocks, int tid, int nth, int64_t* b0, int64_t* b1) {
+  *b0 = blocks * tid / nth;
+  *b1 = blocks * (tid + 1) / nth;
+}
+
+// Threads for the time loop: enough recurrent work per step, at most one per block.
+int loop_threads(int64_t B, int64_t H, int64_t blocks) {
+  if (omp_in_parallel()) return 1;
+  const double work = static_cast<double>(B) * static_cast<double>(H) * static_cast<double>(4 * H);
+  const int64_t by_work = static_cast<int64_t>(work / 262144.0);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), blocks, by_work})));
+}
+
+// Runs body(tid, nth) on nt threads (inline when nt == 1).
+template <typename F>
+void run_threads(int nt, const F& body) {
+  if (nt <= 1) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
+// One step's forward gate pass over rows [0, bs) and gate blocks [b0, b1): activates the gate
+// pre-activations in place (row stride 4H), updates c_state, writes h into h_out, y and cell.
+template <typename T>
+[[gnu::always_inline]] inline void gates_forward_body(int64_t bs, int64_t H, int64_t b0, int64_t b1, const T* bias,
+                                                      T* g, T* c_state, T* h_out, T* y, T* cell) {
+  for (int64_t r = 0; r < bs; ++r)
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits;
+      T* __restrict gi = g + r * 4 * H + b * 4 * kUnits;
+      T* __restrict gf = gi + w;
+      T* __restrict gg = gi + 2 * w;
+      T* __restrict go = gi + 3 * w;
+      const T* __restrict bi = bias + b * 4 * kUnits;
+      const T* __restrict bf = bi + w;
+      const T* __restrict bg = bi + 2 * w;
+      const T* __restrict bo = bi + 3 * w;
+      T* __restrict cs = c_state + r * H + u;
+      T* __restrict hs = h_out + r * H + u;
+      T* __restrict yr = y + r * H + u;
+      T* __restrict cr = cell + r * H + u;
+#pragma GCC ivdep
+      for (int64_t j = 0; j < w; ++j) {
+        const T i = vsigmoid<T>(gi[j] + bi[j]), f = vsigmoid<T>(gf[j] + bf[j]), gv = vtanh<T>(gg[j] + bg[j]),
+                o = vsigmoid<T>(go[j] + bo[j]);
+        const T c = f * cs[j] + i * gv;
+        const T h = o * vtanh<T>(c);
+        gi[j] = i;
+        gf[j] = f;
+        gg[j] = gv;
+        go[j] = o;
+        cs[j] = c;
+        cr[j] = c;
+        hs[j] = h;
+        yr[j] = h;
+      }
+    }
+}
+
+// One step's backward gate pass over rows [0, bs) and gate blocks [b0, b1). Reads the saved
+// activated gates and cell states, dh = dh_state + dy, dc_state; writes the gate gradients (row
+// stride 4H), dc_state = dc * f, and adds the gate gradients into the bias sums db[4H].
+// Rows r < bs_prev continue from cell_prev; the others start here from cx.
+template <typename T>
+[[gnu::always_inline]] inline void gates_backward_body(int64_t bs, int64_t bs_prev, int64_t H, int64_t b0,
+                                                       int64_t b1, const T* g, const T* cell, const T* cell_prev,
+                                                       const T* cx, const T* dh_state, const T* dy, T* dc_state,
+                                                       T* dg, double* db) {
+  for (int64_t r = 0; r < bs; ++r)
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits, off = b * 4 * kUnits;
+      const T* __restrict gi = g + r * 4 * H + off;
+      const T* __restrict gf = gi + w;
+      const T* __restrict gg = gi + 2 * w;
+      const T* __restrict go = gi + 3 * w;
+      const T* __restrict c = cell + r * H + u;
+      const T* __restrict cp = (r < bs_prev ? cell_prev : cx) + r * H + u;
+      const T* __restrict dhs = dh_state + r * H + u;
+      const T* __restrict dyr = dy ? dy + r * H + u : nullptr;
+      T* __restrict dcs = dc_state + r * H + u;
+      T* __restrict di = dg + r * 4 * H + off;
+      T* __restrict df = di + w;
+      T* __restrict dgg = di + 2 * w;
+      T* __restrict dgo = di + 3 * w;
+      double* __restrict dbi = db + off;
+      double* __restrict dbf = dbi + w;
+      double* __restrict dbg = dbi + 2 * w;
+      double* __restrict dbo = dbi + 3 * w;
+#pragma GCC ivdep
+      for (int64_t j = 0; j < w; ++j) {
+        const T i = gi[j], f = gf[j], gv = gg[j], o = go[j];
+        const T tc = vtanh<T>(c[j]);
+        const T dh = dyr ? dhs[j] + dyr[j] : dhs[j];
+        const T dc = dcs[j] + dh * o * (T(1) - tc * tc);
+        const T a = dc * gv * i * (T(1) - i), bb = dc * cp[j] * f * (T(1) - f);
+        const T d = dc * i * (T(1) - gv * gv), e = dh * tc * o * (T(1) - o);
+        di[j] = a;
+        df[j] = bb;
+        dgg[j] = d;
+        dgo[j] = e;
+        dcs[j] = dc * f;
+        dbi[j] += a;
+        dbf[j] += bb;
+        dbg[j] += d;
+        dbo[j] += e;
+      }
+    }
+}
+
+LAMINA_COMPILE_TWICE(gates_forward, (int64_t bs, int64_t H, int64_t b0, int64_t b1, const T* bias, T* g,
+                                     T* c_state, T* h_out, T* y, T* cell),
+                     (bs, H, b0, b1, bias, g, c_state, h_out, y, cell))
+LAMINA_COMPILE_TWICE(gates_backward, (int64_t bs, int64_t bs_prev, int64_t H, int64_t b0, int64_t b1, const T* g,
+                                      const T* cell, const T* cell_prev, const T* cx, const T* dh_state,
+                                      const T* dy, T* dc_state, T* dg, double* db),
+                     (bs, bs_prev, H, b0, b1, g, cell, cell_prev, cx, dh_state, dy, dc_state, dg, db))
+
+template <typename T>
+void forward_impl(const LstmForward& out, const Tensor& input, const Tensor& hx, const Tensor& cx,
+                  const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
+                  const std::vector<int64_t>& bs, bool reverse) {
+  const int64_t T_ = input.size(0), B = input.size(1), I = input.size(2), H = hx.size(1), G = 4 * H;
+  const GateLayout L(H);
+  T* gates = out.gates.data<T>();
+  T* y = out.output.data<T>();
+  T* cells = out.cells.data<T>();
+  T* c_state = out.c_n.data<T>();
+  std::copy(cx.data<T>(), cx.data<T>() + B * H, c_state);
+  // h alternates between two buffers: a step reads all of one while the threads write their
+  // units of the other.
+  std::vector<T> hbuf(static_cast<size_t>(2 * B * H));
+  std::copy(hx.data<T>(), hx.data<T>() + B * H, hbuf.begin());
+  std::vector<T> wih(static_cast<size_t>(G * I)), whh(static_cast<size_t>(G * H));
+  permute_rows(L, w_ih.data<T>(), wih.data(), I, true);
+  permute_rows(L, w_hh.data<T>(), whh.data(), H, true);
+  const int64_t rows = T_ * B;
+  // Gates = X W_ih^T: one GEMM for every step; the summed biases join in the gate pass.
+  std::vector<T> bsum(static_cast<size_t>(G), T(0)), bias(static_cast<size_t>(G), T(0));
+  for (const Tensor* b : {&b_ih, &b_hh})
+    if (b->defined())
+      for (int64_t k = 0; k < G; ++k) bsum[k] += b->data<T>()[k];
+  permute_rows(L, bsum.data(), bias.data(), 1, true);
+  const int64_t ldi = std::max<int64_t>(I, 1);
+  gemm(false, true, rows, G, I, input.data<T>(), ldi, wih.data(), ldi, T(0), gates, G);
+  StepBarrier barrier;
+  auto active = [&](int64_t s) { return bs.empty() ? B : bs[reverse ? T_ - 1 - s : s]; };
+  PackedABuffers abufs(pack_b(true, H, 0, whh.data(), H), B);
+  run_threads(loop_threads(B, H, L.blocks), [&](int tid, int nth) {
+    int64_t b0, b1;
+    my_blocks(L.blocks, tid, nth, &b0, &b1);
+    const int64_t u0 = std::min(H, b0 * kUnits), u1 = std::min(H, b1 * kUnits), c0 = 4 * u0, c1 = 4 * u1;
+    // This thread's columns of W_hh^T [H, 4H], packed once for every step.
+    const PackedB pw = pack_b(true, H, c1 - c0, whh.data() + c0 * H, H);
+    // Each thread packs its units (columns) of the h the next step multiplies.
+    gemm_pack_a_cols(false, hbuf.data(), H, u0, u1, abufs.get(0, active(0)));
+    barrier.wait(nth);
+    for (int64_t s = 0; s < T_; ++s) {
+      const int64_t t = reverse ? T_ - 1 - s : s;
+      const int64_t n = active(s);
+      const T* hcur = hbuf.data() + (s & 1) * B * H;
+      T* hnext = hbuf.data() + ((s + 1) & 1) * B * H;
+      T* gt = gates + t * B * G;
+      T* yt = y + t * B * H;
+      T* ct = cells + t * B * H;
+      if (n > 0 && c1 > c0) {
+        gemm_packed(abufs.get(s, n), pw, T(1), gt + c0, G);
+        gates_forward<T>(n, H, b0, b1, bias.data(), gt, c_state, hnext, yt, ct);
+      }
+      for (int64_t r = n; r < B; ++r) {  // inactive rows keep their state and output 0
+        std::copy(hcur + r * H + u0, hcur + r * H + u1, hnext + r * H + u0);
+        std::fill(yt + r * H + u0, yt + r * H + u1, T(0));
+        std::fill(ct + r * H + u0, ct + r * H + u1, T(0));
+      }
+      if (s + 1 < T_) gemm_pack_a_cols(false, hnext, H, u0, u1, abufs.get(s + 1, active(s + 1)));
+      barrier.wait(nth);
+    }
+  });
+  const T* hfin = hbuf.data() + (T_ & 1) * B * H;
+  std::copy(hfin, hfin + B * H, out.h_n.data<T>());
+}
+
+template <typename T>
+void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor& grad_h_n, const Tensor& grad_c_n,
+                   const Tensor& input, const Tensor& hx, const Tensor& cx, const Tensor& w_ih, const Tensor& w_hh,
+                   const Tensor& output, const Tensor& gates, const Tensor& cells, const std::vector<int64_t>& bs,
+                   bool reverse) {
+  const int64_t T_ = input.size(0), B = input.size(1), I = input.size(2), H = hx.size(1), G = 4 * H;
+  const GateLayout L(H);
+  const int64_t rows = T_ * B;
+  const DType dt = input.dtype();
+  // dh_state / dc_state end as dhx / dcx: use the outputs' memory when they are asked for.
+  Tensor dh_t = gr.grad_hx.defined() ? gr.grad_hx : Tensor::empty({B, H}, dt);
+  Tensor dc_t = gr.grad_cx.defined() ? gr.grad_cx : Tensor::empty({B, H}, dt);
+  T* dh_state = dh_t.data<T>();
+  T* dc_state = dc_t.data<T>();
+  if (grad_h_n.defined()) std::copy(grad_h_n.data<T>(), grad_h_n.data<T>() + B * H, dh_state);
+  else std::fill(dh_state, dh_state + B * H, T(0));
+  if (grad_c_n.defined()) std::copy(grad_c_n.data<T>(), grad_c_n.data<T>() + B * H, dc_state);
+  else std::fill(dc_state, dc_state + B * H, T(0));
+  std::vector<T> wih(static_cast<size_t>(G * I)), whh(static_cast<size_t>(G * H));
+  permute_rows(L, w_ih.data<T>(), wih.data(), I, true);
+  permute_rows(L, w_hh.data<T>(), whh.data(), H, true);
+  Tensor dg_t = Tensor::empty({rows, G}, dt);
+  T* dg = dg_t.data<T>();
+  std::vector<T> dg_start(static_cast<size_t>(B * G), T(0));  // each row's gate gradient at its first step
+  std::vector<double> db(static_cast<size_t>(G), 0.0);
+  const T* g = gates.data<T>();
+  const T* c = cells.data<T>();
+  const T* dy = grad_output.defined() ? grad_output.data<T>() : nullptr;
+  const T* c0 = cx.data<T>();
+  const bool need_hx = gr.grad_hx.defined();
+  auto active = [&](int64_t t) { return bs.empty() ? B : bs[t]; };
+  StepBarrier barrier;
+  PackedABuffers abufs(pack_b(false, G, 0, whh.data(), H), B);
+  run_threads(loop_threads(B, H, L.blocks), [&](int tid, int nth) {
+    int64_t b0, b1;
+    my_blocks(L.blocks, tid, nth, &b0, &b1);
+    const int64_t u0 = std::min(H, b0 * kUnits), u1 = std::min(H, b1 * kUnits), c0_ = 4 * u0, c1_ = 4 * u1;
+    // This thread's units (columns) of W_hh [4H, H], packed once for every step.
+    const PackedB pw = pack_b(false, G, u1 - u0, whh.data() + u0, H);
+    for (int64_t s = T_ - 1; s >= 0; --s) {  // s: position in the forward's processing order
+      const int64_t t = reverse ? T_ - 1 - s : s;
+      const int64_t tp = reverse ? t + 1 : t - 1;  // the step processed before t in the forward
+      const int64_t n = active(t), n_prev = s > 0 ? active(tp) : 0;
+      const int64_t off = t * B;
+      T* dgt = dg + off * G;
+      if (n > 0 && u1 > u0)
+        gates_backward<T>(n, n_prev, H, b0, b1, g + off * G, c + off * H, s > 0 ? c + tp * B * H : nullptr, c0,
+                          dh_state, dy ? dy + off * H : nullptr, dc_state, dgt, db.data());
+      for (int64_t r = n; r < B; ++r) std::fill(dgt + r * G + c0_, dgt + r * G + c1_, T(0));
+      for (int64_t r = n_prev; r < n; ++r)
+        std::copy(dgt + r * G + c0_, dgt + r * G + c1_, dg_start.data() + r * G + c0_);
+      const bool mult = n > 0 && (s > 0 || need_hx);
+      if (mult) gemm_pack_a_cols(false, dgt, G, c0_, c1_, abufs.get(s, n));  // this thread's k range
+      barrier.wait(nth);  // dGates[t] complete and packed: every thread's dh needs all its columns
+      if (mult && u1 > u0) gemm_packed(abufs.get(s, n), pw, T(0), dh_state + u0, H);
+    }
+  });
+  if (gr.grad_input.defined())  // dX = dGates W_ih (both in the internal gate order)
+    gemm(false, false, rows, I, G, dg, G, wih.data(), std::max<int64_t>(I, 1), T(0), gr.grad_input.data<T>(),
+         std::max<int64_t>(I, 1));
+  std::vector<T> tmp;
+  if (gr.grad_w_ih.defined()) {
+    tmp.resize(static_cast<size_t>(G * I));
+    gemm(true, false, G, I, rows, dg, G, input.data<T>(), std::max<int64_t>(I, 1), T(0), tmp.data(),
+         std::max<int64_t>(I, 1));
+    permute_rows(L, tmp.data(), gr.grad_w_ih.data<T>(), I, false);
+  }
+  if (gr.grad_w_hh.defined()) {
+    tmp.resize(static_cast<size_t>(G * H));
+    const T* yv = output.data<T>();
+    if (T_ > 1) {  // steps after the first pair with the previous step's output
+      const T* a = reverse ? dg : dg + B * G;
+      const T* hp = reverse ? yv + B * H : yv;
+      gemm(true, false, G, H, (T_ - 1) * B, a, G, hp, H, T(0), tmp.data(), H);
+    }
+    gemm(true, false, G, H, B, dg_start.data(), G, hx.data<T>(), H, T_ > 1 ? T(1) : T(0), tmp.data(), H);
+    permute_rows(L, tmp.data(), gr.grad_w_hh.data<T>(), H, false);
+  }
+  if (gr.grad_bias.defined()) {
+    std::vector<T> dbt(db.begin(), db.end());
+    permute_rows(L, dbt.data(), gr.grad_bias.data<T>(), 1, false);
+  }
+}
+
+}  // namespace
+
+void lstm_forward(const LstmForward& out, const Tensor& input, const Tensor& hx, const Tensor& cx,
+                  const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
+                  const std::vector<int64_t>& bs, bool reverse) {
+  LAMINA_DISPATCH_FLOAT(input.dtype(), "lstm", [&](auto tag) {
+    using T = decltype(tag);
+    forward_impl<T>(out, input, hx, cx, w_ih, w_hh, b_ih, b_hh, bs, reverse);
+  });
+}
+
+void lstm_backward(const LstmGrads& g, const Tensor& grad_output, const Tensor& grad_h_n, const Tensor& grad_c_n,
+                   const Tensor& input, const Tensor& hx, const Tensor& cx, const Tensor& w_ih,
+                   const Tensor& w_hh, const Tensor& output, const Tensor& gates, const Tensor& cells,
+                   const std::vector<int64_t>& bs, bool reverse) {
+  LAMINA_DISPATCH_FLOAT(input.dtype(), "lstm", [&](auto tag) {
+    using T = decltype(tag);
+    backward_impl<T>(g, grad_output, grad_h_n, grad_c_n, input, hx, cx, w_ih, w_hh, output, gates, cells, bs,
+                     reverse);
+  });
+}
+
+}  // namespace lamina::cpu
