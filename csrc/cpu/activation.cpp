@@ -22,6 +22,7 @@
 #include "core/errors.h"
 #include "core/parallel.h"
 
+#include "cpu/fast_math.h"
 #include "cpu/isa.h"
 
 // Without -fno-trapping-math GCC keeps the float comparisons of exp_f32 and relu as branches
@@ -41,37 +42,7 @@ std::atomic<bool> g_force_portable{false};
 
 bool use_avx2() { return cpu_has_avx2_fma() && !g_force_portable.load(std::memory_order_relaxed); }
 
-// exp for float32 (Cephes' expf: x = n ln2 + r, |r| <= ln2 / 2, a degree-6 polynomial for exp(r),
-// 2^n through the exponent bits): within 2 ulp of expf, 0 below -87.33 (no denormals), inf above
-// 88.72, NaN for NaN. Branch-free, so loops calling it vectorise.
-[[gnu::always_inline]] inline float exp_f32(float x) {
-  const float hi = 88.3762626647950f, lo = -87.3365478515625f;
-  float xc = x < lo ? lo : x;  // NaN stays NaN here and is restored below
-  xc = xc > hi ? hi : xc;
-  const float magic = 12582912.0f;                 // 1.5 * 2^23: adding it rounds to an integer
-  const float t = xc * 1.44269504088896341f + magic;
-  const float n = t - magic;
-  int32_t ti, mi;
-  std::memcpy(&ti, &t, 4);
-  std::memcpy(&mi, &magic, 4);
-  const int32_t ni = ti - mi;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (ni + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  float e = p * scale;
-  e = x < lo ? 0.0f : e;
-  e = x > 88.7228317f ? std::numeric_limits<float>::infinity() : e;
-  return x != x ? x : e;
-}
+// exp_f32 and tanh_f32: cpu/fast_math.h.
 
 // log for float32 x > 0 (Cephes' logf: x = 2^e m with m in [sqrt(1/2), sqrt(2)), a degree-9
 // polynomial in m - 1): within 2 ulp. Positive normal inputs only (callers guarantee it).
@@ -108,22 +79,6 @@ bool use_avx2() { return cpu_has_avx2_fma() && !g_force_portable.load(std::memor
   const float w = 1.0f + u;
   const float d = w - 1.0f;
   return d == 0.0f ? u : log_f32(w) * (u / (d == 0.0f ? 1.0f : d));
-}
-
-// tanh for float32 (Cephes' tanhf): an odd polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1)
-// above; within 3 ulp; +-1 for large |x|, NaN for NaN.
-[[gnu::always_inline]] inline float tanh_f32(float x) {
-  const float z = x < 0.0f ? -x : x;
-  const float z2 = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z2 + 2.06390887954e-2f;
-  p = p * z2 - 5.37397155531e-2f;
-  p = p * z2 + 1.33314422036e-1f;
-  p = p * z2 - 3.33332819422e-1f;
-  const float small = p * z2 * x + x;
-  const float big = 1.0f - 2.0f / (exp_f32(z + z) + 1.0f);
-  const float r = x < 0.0f ? -big : big;
-  return z < 0.625f ? small : r;
 }
 
 // expm1 for float32: Taylor to x^9 / 9! below |x| = 0.5, exp(x) - 1 above; within 3 ulp.

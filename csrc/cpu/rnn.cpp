@@ -26,73 +26,17 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/fast_math.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/isa.h"
 #include "ops/dispatch.h"
 #include "ops/rnn.h"
 
-// Without -fno-trapping-math GCC keeps the float comparisons of exp_f32 as branches, which stops
-// vectorisation; nothing here relies on floating-point exceptions.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
 
 namespace lamina::cpu {
 namespace {
 
 bool use_avx2() { return cpu_has_avx2_fma(); }
-
-// exp and tanh for float32, branch-free so the gate loops vectorise: the same Cephes fits as
-// csrc/cpu/activation.cpp and csrc/cpu/lstm.cpp (exp within 2 ulp of expf, tanh within 3 ulp);
-// float64 uses libm.
-[[gnu::always_inline]] inline float exp_f32(float x) {
-  const float hi = 88.3762626647950f, lo = -87.3365478515625f;
-  float xc = x < lo ? lo : x;
-  xc = xc > hi ? hi : xc;
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float t = xc * 1.44269504088896341f + magic;
-  const float n = t - magic;
-  int32_t ti, mi;
-  std::memcpy(&ti, &t, 4);
-  std::memcpy(&mi, &magic, 4);
-  const int32_t ni = ti - mi;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (ni + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  float e = p * scale;
-  e = x < lo ? 0.0f : e;
-  e = x > 88.7228317f ? std::numeric_limits<float>::infinity() : e;
-  return x != x ? x : e;
-}
-
-[[gnu::always_inline]] inline float tanh_f32(float x) {
-  const float z = x < 0.0f ? -x : x;
-  const float z2 = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z2 + 2.06390887954e-2f;
-  p = p * z2 - 5.37397155531e-2f;
-  p = p * z2 + 1.33314422036e-1f;
-  p = p * z2 - 3.33332819422e-1f;
-  const float small = p * z2 * x + x;
-  const float big = 1.0f - 2.0f / (exp_f32(z + z) + 1.0f);
-  const float r = x < 0.0f ? -big : big;
-  return z < 0.625f ? small : r;
-}
-
-template <typename T>
-[[gnu::always_inline]] inline T vsigmoid(T x) {
-  if constexpr (std::is_same_v<T, float>) return 1.0f / (1.0f + exp_f32(-x));
-  else return T(1) / (T(1) + std::exp(-x));
-}
 
 template <typename T>
 [[gnu::always_inline]] inline T vtanh(T x) {

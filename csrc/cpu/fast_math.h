@@ -1,0 +1,74 @@
+// Branch-free float32 exp and tanh for the CPU kernels (activations, LSTM/GRU/RNN gates), so the
+// loops calling them vectorise: Cephes' fits, exp within 2 ulp of expf (0 below -87.33, no
+// denormals; inf above 88.72; NaN for NaN), tanh within 3 ulp (+-1 for large |x|).
+//
+// Include it first among a kernel file's own code: it turns on -fno-trapping-math for the rest
+// of the file (GCC otherwise keeps the float comparisons below as branches, which stops
+// vectorisation; no kernel relies on floating-point exceptions).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+namespace lamina::cpu {
+namespace {
+
+[[gnu::always_inline]] inline float exp_f32(float x) {
+  const float hi = 88.3762626647950f, lo = -87.3365478515625f;
+  float xc = x < lo ? lo : x;  // NaN stays NaN here and is restored below
+  xc = xc > hi ? hi : xc;
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float t = xc * 1.44269504088896341f + magic;
+  const float n = t - magic;
+  int32_t ti, mi;
+  std::memcpy(&ti, &t, 4);
+  std::memcpy(&mi, &magic, 4);
+  const int32_t ni = ti - mi;
+  float r = xc - n * 0.693359375f;  // x = n ln2 + r, |r| <= ln2 / 2
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;  // degree-6 polynomial for exp(r)
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (ni + 127) << 23;  // 2^n through the exponent bits
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  float e = p * scale;
+  e = x < lo ? 0.0f : e;
+  e = x > 88.7228317f ? std::numeric_limits<float>::infinity() : e;
+  return x != x ? x : e;
+}
+
+// An odd polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1) above.
+[[gnu::always_inline]] inline float tanh_f32(float x) {
+  const float z = x < 0.0f ? -x : x;
+  const float z2 = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z2 + 2.06390887954e-2f;
+  p = p * z2 - 5.37397155531e-2f;
+  p = p * z2 + 1.33314422036e-1f;
+  p = p * z2 - 3.33332819422e-1f;
+  const float small = p * z2 * x + x;
+  const float big = 1.0f - 2.0f / (exp_f32(z + z) + 1.0f);
+  const float r = x < 0.0f ? -big : big;
+  return z < 0.625f ? small : r;
+}
+
+// The gates' nonlinearities: the fits above for float32, libm for float64.
+template <typename T>
+[[gnu::always_inline]] inline T vsigmoid(T x) {
+  if constexpr (std::is_same_v<T, float>) return 1.0f / (1.0f + exp_f32(-x));
+  else return T(1) / (T(1) + std::exp(-x));
+}
+
+}  // namespace
+}  // namespace lamina::cpu
