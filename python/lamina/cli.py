@@ -5,6 +5,7 @@
                  [--optimizer sgd|adam|adamw] [--device cpu|cuda] [--out DIR] [--resume CKPT] [--seed S]
                  [--threads T] ...
     lamina evaluate CKPT [--dataset D]
+    lamina study {depth,scale,autoencoder,dbn} [--dataset digits|mnist] [--quick] [--out DIR] ...
 
 Bare ``lamina train`` trains the small CNN on scikit-learn's 8x8 digits and prints the test
 accuracy. Flags left out take the model's recipe (``lamina.train.recipes``). Usage errors, unknown
@@ -122,10 +123,67 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=_pos_int, default=None)
     e.add_argument("--data-root", default=None)
 
+    sub.add_parser("study", add_help=False,
+                   help="experiments on what makes deep learning deep: " + ", ".join(_STUDIES) +
+                        " (lamina study --help, lamina study NAME --help)")
     sub.add_parser("lm", add_help=False,
                    help="train the character-level LSTM language model on Shakespeare and sample from it "
                         "(lamina lm --help: its options)")
     return parser
+
+
+_STUDIES = {
+    "depth": "shallow against deep nets: bad initialisation, the wrong nonlinearity, vanishing gradients and their "
+             "remedies (DBN pretraining, ReLU, batch norm, residual connections, dropout)",
+    "scale": "test accuracy against training-set size for logistic regression, a shallow net and a deep CNN",
+    "autoencoder": "deep autoencoders against PCA: compression, anomaly detection",
+    "dbn": "a deep belief net: greedy layer-wise pretraining, fine-tuning, sampling",
+}
+
+
+def _study_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lamina study", description="Run a study from lamina.studies: it prints a "
+                                "table and writes results.json and pictures to --out (default runs/study-NAME).")
+    p.add_argument("name", choices=list(_STUDIES), metavar="NAME",
+                   help="; ".join(f"{k}: {v}" for k, v in _STUDIES.items()))
+    return p
+
+
+def _study_main(argv: list[str]) -> int:
+    """``lamina study NAME [options]``: only the named study's module is imported, so a study that
+    is missing (or broken) fails cleanly without touching the others or the rest of the command."""
+    import importlib
+
+    from .studies import StudyError
+
+    head = _study_parser()
+    if not argv or argv[0].startswith("-"):
+        head.parse_args(argv if argv else ["--help"])  # prints help or the usage error, exits
+    head.parse_args(argv[:1])  # an unknown name: usage error, exit 2
+    name = argv[0]
+    try:
+        mod = importlib.import_module(f"lamina.studies.{name}")
+        if not (hasattr(mod, "add_arguments") and hasattr(mod, "run")):
+            raise ImportError(f"lamina.studies.{name} has no add_arguments/run")
+    except Exception as e:  # noqa: BLE001 - any failure to load a study is reported in one line
+        missing = isinstance(e, ModuleNotFoundError) and e.name == f"lamina.studies.{name}"
+        why = "is not part of this installation" if missing else f"cannot be loaded ({type(e).__name__}: {e})"
+        print(f"lamina study {name}: error: the {name} study {why}", file=sys.stderr)
+        return 2
+    p = argparse.ArgumentParser(prog=f"lamina study {name}", description=_STUDIES[name])
+    mod.add_arguments(p)
+    args = p.parse_args(argv[1:])
+    if getattr(args, "out", None) is None:
+        args.out = os.path.join("runs", f"study-{name}")
+    try:
+        rc = mod.run(args)
+    except (StudyError, _Fail) as e:
+        print(f"lamina study {name}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nlamina study {name}: interrupted", file=sys.stderr)
+        return 130
+    return 0 if rc is None else int(rc)
 
 
 def _threads(n: int) -> str:
@@ -337,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         from .models import char_lm
 
         return char_lm.main(argv[1:])
+    if argv[:1] == ["study"]:  # each study has its own options: lamina.studies.<name>
+        return _study_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "info":

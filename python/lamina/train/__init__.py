@@ -6,8 +6,9 @@
 """
 
 from .callbacks import CSVLogger, Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from .diagnostics import GradientFlow
 from .metrics import Accuracy, Loss, Metric, TopK, get_metric
 from .trainer import History, NonFiniteLossError, Trainer
 
-__all__ = ["Accuracy", "CSVLogger", "Callback", "EarlyStopping", "History", "LearningRateMonitor", "Loss", "Metric",
-           "ModelCheckpoint", "NonFiniteLossError", "TopK", "Trainer", "get_metric"]
+__all__ = ["Accuracy", "CSVLogger", "Callback", "EarlyStopping", "GradientFlow", "History", "LearningRateMonitor",
+           "Loss", "Metric", "ModelCheckpoint", "NonFiniteLossError", "TopK", "Trainer", "get_metric"]
