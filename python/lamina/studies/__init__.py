@@ -26,12 +26,13 @@ shallow  97.1%
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from typing import Any, Sequence
 
 import numpy as np
+
+from .._argtypes import positive_int
 
 __all__ = ["NAMES", "StudyError", "format_table", "load_dataset", "positive_int", "write_json"]
 
@@ -42,15 +43,6 @@ class StudyError(Exception):
     """A user-facing error of a study (bad option, missing data): one line, exit status 2."""
 
 
-def positive_int(s: str) -> int:
-    """An argparse type: a positive integer."""
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
 
 
 def load_dataset(name: str, root: str | None = None, allowed: Sequence[str] = ("digits", "mnist"),

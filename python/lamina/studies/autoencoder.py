@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from .._argtypes import nonneg_int as _nonneg_int
+from .._argtypes import positive_int as _pos_int
 from . import StudyError, format_table, load_dataset, write_json
 
 __all__ = ["add_arguments", "run"]
@@ -56,24 +58,8 @@ RBM_LR = 0.1           # CD-1 for the Bernoulli-hidden RBMs (Hinton and Salakhut
 RBM_LR_LINEAR = 0.001  # ... and for the top RBM with linear hidden units
 
 
-def _pos_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
 
 
-def _nonneg_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
-    return v
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

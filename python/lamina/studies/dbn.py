@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from .._argtypes import fraction as _fraction
+from .._argtypes import int_list
 from . import StudyError, format_table, load_dataset, write_json
 from . import positive_int as _pos_int
 
@@ -46,24 +48,10 @@ _CONFIG = {
 }
 
 
-def _fraction(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {s!r}") from None
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {s!r}")
-    return v
 
 
 def _sizes(s: str) -> list[int]:
-    try:
-        v = [int(t) for t in s.replace(",", "-").split("-") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected layer sizes such as 784-500-500-2000, got {s!r}") from None
-    if len(v) < 2 or min(v) <= 0:
-        raise argparse.ArgumentTypeError(f"expected at least two positive layer sizes, got {s!r}")
-    return v
+    return int_list(s, seps="-,", least=2, what="at least two positive layer sizes such as 784-500-500-2000")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._argtypes import int_list
 from . import StudyError, format_table, load_dataset, write_json
 from . import positive_int as _pos_int
 
@@ -47,13 +48,7 @@ _CONFIG: dict[tuple[str, bool], dict[str, Any]] = {
 
 
 def _sizes(s: str) -> tuple[int, ...]:
-    try:
-        v = tuple(int(x) for x in s.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {s!r}") from None
-    if not v or any(x <= 0 for x in v):
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {s!r}")
-    return v
+    return tuple(int_list(s))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
