@@ -93,6 +93,23 @@ def test_sample_shapes_range_and_seed():
     assert not np.array_equal(a, dbn.sample(5, gibbs_steps=20, seed=4))
 
 
+def test_sample_started_at_data_is_a_down_pass_of_a_sampled_up_pass():
+    x, _ = _digits()
+    lamina.manual_seed(0)
+    dbn = DBN([64, 30, 20])
+    dbn.pretrain(x[:300], epochs=1, batch_size=30, lr=0.05)
+    start = x[300:305]
+    got = dbn.sample(5, gibbs_steps=0, seed=7, start=start)
+    lamina.manual_seed(7)
+    u = lamina.rand(5, 30).numpy()
+    v = (u < dbn.rbms[0].transform(start)).astype(np.float64)
+    w0, vb0 = dbn.rbms[0].weight.detach().numpy(), dbn.rbms[0].v_bias.detach().numpy()
+    want = 1 / (1 + np.exp(-(v @ w0 + vb0)))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    longer = dbn.sample(5, gibbs_steps=30, seed=7, start=start)
+    assert longer.shape == (5, 64) and not np.allclose(longer, got)
+
+
 def test_dbn_bad_input():
     cases = [
         (lambda: DBN([64]), ValueError, "sizes"),
@@ -107,6 +124,8 @@ def test_dbn_bad_input():
         (lambda: DBN([64, 32]).to_mlp(num_classes=0), ValueError, "num_classes"),
         (lambda: DBN([64, 32]).sample(0), ValueError, "'n'"),
         (lambda: DBN([64, 32]).sample(2, gibbs_steps=-1), ValueError, "gibbs_steps"),
+        (lambda: DBN([64, 32]).sample(2, start=np.zeros((3, 64))), ValueError, "'start' must have n=2 rows"),
+        (lambda: DBN([64, 32]).sample(2, start=np.zeros((2, 10))), ValueError, "(N, 64)"),
     ]
     for fn, exc, needle in cases:
         with pytest.raises(exc) as info:
@@ -130,7 +149,7 @@ def test_dbn_study_runs_end_to_end_quick(tmp_path, capsys):
     assert len(res["dbn"]["test_error"]) == res["config"]["epochs"]
     assert res["dbn"]["final_test_error"] < 0.2  # 10 classes: chance is 0.9
     assert all(h[-1] < h[0] for h in res["pretraining_reconstruction_error"])
-    for name in ("rbm1_weights.png", "dbn_samples.png"):
+    for name in ("rbm1_weights.png", "dbn_samples.png", "dbn_samples_from_data.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # fine-tuning again from the saved pretrained RBMs, with input dropout
     first = res["pretraining_reconstruction_error"]

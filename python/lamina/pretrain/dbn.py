@@ -10,6 +10,7 @@ from ..autograd import no_grad
 from ..nn.modules.activation import ReLU, Sigmoid, Tanh
 from ..nn.modules.container import Sequential
 from ..nn.modules.linear import Linear
+from ..tensor import from_numpy
 from .rbm import RBM, _as_array, _check_int, _check_units
 
 __all__ = ["DBN"]
@@ -109,20 +110,36 @@ class DBN:
             layers.append(Linear(self.sizes[-1], num_classes, dtype=self.rbms[-1]._dtype))
         return Sequential(*layers)
 
-    def sample(self, n: int, gibbs_steps: int = 1000, seed: int | None = None) -> np.ndarray:
-        """Generates ``n`` samples: ``gibbs_steps`` of alternating Gibbs sampling in the top RBM
-        (started from uniform random binary states of its visible units), then a down-pass through
-        the lower RBMs with means. Returns the visible means, numpy (n, sizes[0])."""
+    def sample(self, n: int, gibbs_steps: int = 1000, seed: int | None = None, start=None) -> np.ndarray:
+        """Generates ``n`` samples: ``gibbs_steps`` of alternating Gibbs sampling in the top RBM,
+        then a down-pass through the lower RBMs with means. Returns the visible means, numpy
+        (n, sizes[0]).
+
+        The chains start from uniform random binary states of the top RBM's visible units, or,
+        with ``start`` (data, (n, sizes[0])), from a sample of those units given the up-pass of
+        ``start``: a top RBM trained briefly with CD-1 mixes slowly, so chains started at random
+        tend to fall into a few modes, while chains started at data wander from digit to digit."""
         n = _check_int(n, "n", "DBN", 1)
         gibbs_steps = _check_int(gibbs_steps, "gibbs_steps", "DBN", 0)
+        if start is not None:
+            start = _as_array(start, "start", "DBN", self.sizes[0], self.rbms[0]._dtype.name)
+            if start.shape[0] != n:
+                raise ValueError(f"lamina.pretrain.DBN: argument 'start' must have n={n} rows, got "
+                                 f"{start.shape[0]}")
         if seed is not None:
             _C.manual_seed(int(seed))
         top = self.rbms[-1]
         with no_grad():
             dt = top._dtype
-            v = (creation.rand(n, top.n_visible, dtype=dt) < 0.5).to(dt)
-            if top.visible == "gaussian":
+            if start is not None:
+                x = start
+                for rbm in self.rbms[:-1]:
+                    x = rbm.transform(x)
+                v = top._sample(from_numpy(np.ascontiguousarray(x)), top.visible)
+            elif top.visible == "gaussian":
                 v = creation.randn(n, top.n_visible, dtype=dt)
+            else:
+                v = (creation.rand(n, top.n_visible, dtype=dt) < 0.5).to(dt)
             for _ in range(gibbs_steps):
                 h = top._sample(top._h_mean(v), top.hidden)
                 v = top._sample(top._v_mean(h), top.visible)

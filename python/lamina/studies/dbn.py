@@ -12,6 +12,7 @@ budget.
 
 Writes ``results.json``, ``rbm1_weights.png`` (the first RBM's weights as 28x28 images),
 ``dbn_samples.png`` (samples: Gibbs sampling in the top RBM, then a down-pass),
+``dbn_samples_from_data.png`` (the same, with the chains started at test images),
 ``pretraining.png`` (reconstruction error per epoch and layer) and ``finetune.png`` (test error
 per epoch).
 
@@ -229,6 +230,12 @@ def run(args) -> int:
         samples = dbn.sample(args.samples, gibbs_steps=cfg["gibbs_steps"], seed=args.seed)
         sample_time = time.perf_counter() - t0
         viz.save_image_grid(os.path.join(out, "dbn_samples.png"), samples.reshape(-1, *img_shape), normalize=None)
+        # chains started at test images (the top RBM mixes slowly; these wander between digits)
+        pick = np.random.default_rng(args.seed).choice(len(x_te), size=min(args.samples, len(x_te)), replace=False)
+        from_data = dbn.sample(len(pick), gibbs_steps=cfg["gibbs_steps"], seed=args.seed, start=x_te[pick])
+        sample_time = time.perf_counter() - t0
+        viz.save_image_grid(os.path.join(out, "dbn_samples_from_data.png"), from_data.reshape(-1, *img_shape),
+                            normalize=None)
 
     lamina.manual_seed(args.seed + 1)
     mlp = _with_dropout(dbn.to_mlp(num_classes=10), cfg["dropout"], cfg["input_dropout"])
@@ -273,6 +280,6 @@ def run(args) -> int:
                     for i, h in enumerate(pre)},
                    title="greedy pretraining", xlabel="epoch", ylabel="reconstruction error per sample")
     write_json(os.path.join(out, "results.json"), results)
-    print(f"wrote {out}/results.json, rbm1_weights.png" + (", dbn_samples.png" if args.samples > 0 else ""),
-          flush=True)
+    pictures = ", dbn_samples.png, dbn_samples_from_data.png" if args.samples > 0 else ""
+    print(f"wrote {out}/results.json, rbm1_weights.png{pictures}", flush=True)
     return 0
