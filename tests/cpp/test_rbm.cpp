@@ -212,26 +212,29 @@ TEST(RbmCdStep, MatchesNaiveReferenceOneThread) {
   for (const Case& c : kCases) run_case<float>(c, 1);
 }
 
+// Both paths: W packed per step (301 rows) and read in place (10 rows), each big enough to thread.
 TEST(RbmCdStep, SameResultWhateverTheThreadCount) {
-  const int saved = get_num_threads();
-  std::vector<std::vector<float>> results;
-  for (int threads : {1, 2, 3}) {
-    set_num_threads(threads);
-    std::mt19937 rng(5);
-    Tensor W = test::random_tensor<float>({37, 61}, rng, -0.1, 0.1);
-    Tensor hb = full({37}, Scalar::from_double(0.0), DType::Float32, Device());
-    Tensor vb = full({61}, Scalar::from_double(0.0), DType::Float32, Device());
-    Tensor vw = full({37, 61}, Scalar::from_double(0.0), DType::Float32, Device());
-    Tensor vhb = full({37}, Scalar::from_double(0.0), DType::Float32, Device());
-    Tensor vvb = full({61}, Scalar::from_double(0.0), DType::Float32, Device());
-    Tensor v = test::random_tensor<float>({301, 61}, rng, 0.0, 1.0);
-    manual_seed(3);
-    rbm_cd_step(v, Tensor(), W, hb, vb, vw, vhb, vvb, RbmStep{0.1, 0.5, 2e-4, 2, false, false});
-    results.push_back(to_vec<float>(W));
+  for (int64_t rows : {301, 10}) {
+    const int saved = get_num_threads();
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      std::mt19937 rng(5);
+      Tensor W = test::random_tensor<float>({137, 301}, rng, -0.1, 0.1);
+      Tensor hb = full({137}, Scalar::from_double(0.0), DType::Float32, Device());
+      Tensor vb = full({301}, Scalar::from_double(0.0), DType::Float32, Device());
+      Tensor vw = full({137, 301}, Scalar::from_double(0.0), DType::Float32, Device());
+      Tensor vhb = full({137}, Scalar::from_double(0.0), DType::Float32, Device());
+      Tensor vvb = full({301}, Scalar::from_double(0.0), DType::Float32, Device());
+      Tensor v = test::random_tensor<float>({rows, 301}, rng, 0.0, 1.0);
+      manual_seed(3);
+      rbm_cd_step(v, Tensor(), W, hb, vb, vw, vhb, vvb, RbmStep{0.1, 0.5, 2e-4, 2, false, false});
+      results.push_back(to_vec<float>(W));
+    }
+    set_num_threads(saved);
+    EXPECT_EQ(results[0], results[1]) << rows << " rows";
+    EXPECT_EQ(results[0], results[2]) << rows << " rows";
   }
-  set_num_threads(saved);
-  EXPECT_EQ(results[0], results[1]);
-  EXPECT_EQ(results[0], results[2]);
 }
 
 TEST(RbmCdStep, RejectsBadArgumentsBeforeWriting) {

@@ -201,6 +201,10 @@ FUSED_CASES = [  # (dtype, visible, hidden, k, persistent, batch, chain-batch)
     ("float64", "gaussian", "gaussian", 3, False, 4, None),
     ("float64", "bernoulli", "gaussian", 1, True, 8, None),
     ("float32", "bernoulli", "bernoulli", 1, True, 5, 9),   # chain with more particles than the batch
+    # more than 32 rows: W packed once per step instead of read in place (csrc/cpu/rbm.cpp)
+    ("float32", "bernoulli", "bernoulli", 1, False, 37, None),
+    ("float64", "gaussian", "bernoulli", 2, True, 41, None),
+    ("float32", "bernoulli", "bernoulli", 1, True, 5, 40),
 ]
 
 

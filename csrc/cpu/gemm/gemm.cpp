@@ -65,22 +65,23 @@ struct FamilyTable {
 
 template <typename T>
 KernelFamily<T> make_family(const char* name, int mr, int nr, Blocks b, gemm::KernelFn<T> k,
-                            gemm::ShortKernelFn<T> km, gemm::PackFn<T> pa, gemm::PackFn<T> pb) {
+                            gemm::ShortKernelFn<T> km, gemm::PackFn<T> pa, gemm::PackFn<T> pb,
+                            gemm::SmallFn<T> small) {
   if (mr * nr > kMaxTile) std::abort();  // a family's tile must fit macro_kernel's scratch tile
   // MC a multiple of MR and NC of NR, so blocks split into whole panels.
   const int64_t mc = std::max<int64_t>(mr, b.mc / mr * mr);
   const int64_t nc = std::max<int64_t>(nr, b.nc / nr * nr);
-  return KernelFamily<T>{name, mr, nr, mc, b.kc, nc, k, km, pa, pb};
+  return KernelFamily<T>{name, mr, nr, mc, b.kc, nc, k, km, pa, pb, small};
 }
 
 #define LAMINA_GEMM_ADD_FAMILY(NAME, NS, BF, BD)                                                               \
   do {                                                                                                         \
     if constexpr (std::is_same_v<T, float>)                                                                    \
       t.families.push_back(make_family<T>(NAME, gemm::NS::kMrF, gemm::NS::kNrF, BF, gemm::NS::skernel,          \
-                                          gemm::NS::skernel_m, gemm::NS::spack_a, gemm::NS::spack_b));                              \
+                                          gemm::NS::skernel_m, gemm::NS::spack_a, gemm::NS::spack_b, gemm::NS::ssmall));                              \
     else                                                                                                       \
       t.families.push_back(make_family<T>(NAME, gemm::NS::kMrD, gemm::NS::kNrD, BD, gemm::NS::dkernel,          \
-                                          gemm::NS::dkernel_m, gemm::NS::dpack_a, gemm::NS::dpack_b));                              \
+                                          gemm::NS::dkernel_m, gemm::NS::dpack_a, gemm::NS::dpack_b, gemm::NS::dsmall));                              \
   } while (0)
 
 template <typename T>
@@ -392,6 +393,26 @@ void gemm_run(const KernelFamily<T>& f, const Problem<T>& p) {
   }
 }
 
+// ---------------------------------------------------------------- few rows (gemm.h s/dgemm_small)
+// The threads split the columns of C (rows of B for B^T) into runs of whole register tiles.
+template <typename T>
+void small_run(const KernelFamily<T>& f, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(Problem<T>{false, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+    return;
+  }
+  const int64_t unit = tb ? 3 : f.nr;  // columns per tile (small_nt's NJ, small_nn's panel)
+  const int64_t units = ceil_div(N, unit);
+  const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int64_t per_unit = static_cast<int64_t>(std::max(1.0, std::ceil(kMinWorkPerThread * units / work)));
+  parallel_for(0, units, per_unit, [&](int64_t u0, int64_t u1) {
+    const int64_t j0 = u0 * unit, j1 = std::min(N, u1 * unit);
+    f.small(tb, M, j1 - j0, K, alpha, A, lda, tb ? B + j0 * ldb : B + j0, ldb, beta, C + j0, ldc);
+  });
+}
+
 // ---------------------------------------------------------------- prepacked B (gemm.h PackedB)
 // Layout: the blocks (jc, pc) of op(B), NC_b columns by KC_b rows, one after another (jc outer),
 // each as gemm_rows packs a panel: ceil(nc / NR) slivers of kc x NR. A product packs all of A
@@ -576,6 +597,16 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
 void dgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
            const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
   gemm_run(pick(double_families()), Problem<double>{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+}
+
+void sgemm_small(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                 int64_t ldb, float beta, float* C, int64_t ldc) {
+  small_run(pick(float_families()), tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void dgemm_small(bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+                 const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  small_run(pick(double_families()), tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 const char* sgemm_kernel_name() { return pick(float_families()).name; }

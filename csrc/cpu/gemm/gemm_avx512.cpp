@@ -23,6 +23,14 @@ struct Avx512Float {
   static V set1(T x) { return _mm512_set1_ps(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static T hsum(V v) {  // through memory: GCC 12's intrinsics for the halves warn -Wuninitialized
+    alignas(64) float t[16];
+    _mm512_store_ps(t, v);
+    const __m256 y = _mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8));
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(y), _mm256_extractf128_ps(y, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+  }
 };
 
 struct Avx512Double {
@@ -37,6 +45,13 @@ struct Avx512Double {
   static V set1(T x) { return _mm512_set1_pd(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static T hsum(V v) {
+    alignas(64) double t[8];
+    _mm512_store_pd(t, v);
+    const __m256d y = _mm256_add_pd(_mm256_load_pd(t), _mm256_load_pd(t + 4));
+    const __m128d x = _mm_add_pd(_mm256_castpd256_pd128(y), _mm256_extractf128_pd(y, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
+  }
 };
 
 inline void pack_a_14(bool t, const float* x, int64_t ld, int64_t m, int64_t k, float* o) { pack_a_avx<14>(t, x, ld, m, k, o); }
