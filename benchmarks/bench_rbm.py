@@ -105,10 +105,16 @@ def main() -> None:
                     c.append(timed(lambda: theirs(x64)))
             t_ours, t_sk = statistics.median(a), statistics.median(b)
             t_64 = statistics.median(c) if c else None
+            # Multiply-adds of one epoch, the same on both sides: three products of batch x 784 x
+            # hidden (up, down, up) and the weight gradient, which sums over twice the batch.
+            gflop = 2.0 * 5 * x.shape[0] * x.shape[1] * args.hidden / 1e9
+            print(f"{'':44s} {gflop:.0f} GFLOP per epoch: lamina {gflop / t_ours:.0f} GFLOP/s, sklearn "
+                  f"{gflop / t_sk:.0f} GFLOP/s; 3x sklearn would take {3 * gflop / t_sk:.0f} GFLOP/s")
             rep.add(f"batch {batch}", t_ours, t_sk, others={"sklearn_f64": t_64}, batch=batch,
                     lamina_all_s=a, sklearn_f32_all_s=b, sklearn_f64_all_s=c, lamina_cpu_s=a_cpu,
                     sklearn_f32_cpu_s=b_cpu, cpu_time_ratio=statistics.median(b_cpu) / statistics.median(a_cpu),
-                    loadavg=loadavg())
+                    gflop_per_epoch=gflop, lamina_gflops=gflop / t_ours, sklearn_f32_gflops=gflop / t_sk,
+                    gflops_for_3x=3 * gflop / t_sk, loadavg=loadavg())
             print(f"{'':44s} process CPU time: lamina {statistics.median(a_cpu):.2f}s, sklearn "
                   f"{statistics.median(b_cpu):.2f}s, ratio {statistics.median(b_cpu) / statistics.median(a_cpu):.2f}x")
     end_load = loadavg()
