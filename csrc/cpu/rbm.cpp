@@ -38,22 +38,22 @@ void packed_gemm(int64_t M, const double* A, int64_t lda, const PackedB& B, doub
   dgemm_packed_b(false, M, 1.0, A, lda, B, 0.0, C, ldc);
 }
 
-void small_gemm(bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                float* C, int64_t ldc) {
-  sgemm_small(tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+// C (M x N) = A (M x K) * W^T for W (N x K), straight from W.
+void small_nt(int64_t M, int64_t N, int64_t K, const float* A, const float* W, float* C) {
+  sgemm_small_nt(M, N, K, 1.0f, A, K, W, K, 0.0f, C, N);
 }
-void small_gemm(bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
-                int64_t ldb, double* C, int64_t ldc) {
-  dgemm_small(tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
+void small_nt(int64_t M, int64_t N, int64_t K, const double* A, const double* W, double* C) {
+  dgemm_small_nt(M, N, K, 1.0, A, K, W, K, 0.0, C, N);
 }
 
-// Up to this many rows per pass, the products read W unpacked (gemm.h s/dgemm_small). Measured on
+// Up to this many rows per up pass, A W^T reads W unpacked (gemm.h s/dgemm_small_nt). Measured on
 // a Zen 3 core with 784 x 500 weights: unpacked wins up to about 40 rows (at 10 rows an up pass
 // takes 117 us against 163 us packed), packing once for both up passes wins from about 50.
 constexpr int64_t kSmallRows = 32;
 
-// The up pass (C = A W^T) and the down pass (C = A W) of `rows` rows: from W packed once per step
-// for many rows, or straight from W for few (packing would cost as much as the product).
+// The up pass (C = A W^T) and the down pass (C = A W) of `rows` rows. W is packed once per step
+// for the down passes (a copy row by row) and, for many rows, for the up passes (a transpose);
+// few rows read W^T in place, where packing it would cost as much as the products.
 template <typename T>
 struct Passes {
   const T* W;
@@ -61,19 +61,14 @@ struct Passes {
   bool small;
   PackedB up, down;
   Passes(const T* w, int64_t h, int64_t v, int64_t max_rows) : W(w), H(h), V(v), small(max_rows <= kSmallRows) {
-    if (!small) {
-      up = pack_b(true, V, H, W, V);
-      down = pack_b(false, H, V, W, V);
-    }
+    if (!small) up = pack_b(true, V, H, W, V);
+    down = pack_b(false, H, V, W, V);
   }
   void up_pass(int64_t rows, const T* A, T* C) const {
-    if (small) small_gemm(true, rows, H, V, A, V, W, V, C, H);
+    if (small) small_nt(rows, H, V, A, W, C);
     else packed_gemm(rows, A, V, up, C, H);
   }
-  void down_pass(int64_t rows, const T* A, T* C) const {
-    if (small) small_gemm(false, rows, V, H, A, H, W, V, C, V);
-    else packed_gemm(rows, A, H, down, C, V);
-  }
+  void down_pass(int64_t rows, const T* A, T* C) const { packed_gemm(rows, A, H, down, C, V); }
 };
 
 // Rows per thread worth a fork: about 16k elements of a plain pass, 2k of a sigmoid and a draw

@@ -67,22 +67,22 @@ struct FamilyTable {
 template <typename T>
 KernelFamily<T> make_family(const char* name, int mr, int nr, Blocks b, gemm::KernelFn<T> k,
                             gemm::ShortKernelFn<T> km, gemm::PackFn<T> pa, gemm::PackFn<T> pb,
-                            gemm::SmallFn<T> small) {
+                            gemm::SmallNtFn<T> small_nt) {
   if (mr * nr > kMaxTile) std::abort();  // a family's tile must fit macro_kernel's scratch tile
   // MC a multiple of MR and NC of NR, so blocks split into whole panels.
   const int64_t mc = std::max<int64_t>(mr, b.mc / mr * mr);
   const int64_t nc = std::max<int64_t>(nr, b.nc / nr * nr);
-  return KernelFamily<T>{name, mr, nr, mc, b.kc, nc, k, km, pa, pb, small};
+  return KernelFamily<T>{name, mr, nr, mc, b.kc, nc, k, km, pa, pb, small_nt};
 }
 
 #define LAMINA_GEMM_ADD_FAMILY(NAME, NS, BF, BD)                                                               \
   do {                                                                                                         \
     if constexpr (std::is_same_v<T, float>)                                                                    \
       t.families.push_back(make_family<T>(NAME, gemm::NS::kMrF, gemm::NS::kNrF, BF, gemm::NS::skernel,          \
-                                          gemm::NS::skernel_m, gemm::NS::spack_a, gemm::NS::spack_b, gemm::NS::ssmall));                              \
+                                          gemm::NS::skernel_m, gemm::NS::spack_a, gemm::NS::spack_b, gemm::NS::ssmall_nt));                              \
     else                                                                                                       \
       t.families.push_back(make_family<T>(NAME, gemm::NS::kMrD, gemm::NS::kNrD, BD, gemm::NS::dkernel,          \
-                                          gemm::NS::dkernel_m, gemm::NS::dpack_a, gemm::NS::dpack_b, gemm::NS::dsmall));                              \
+                                          gemm::NS::dkernel_m, gemm::NS::dpack_a, gemm::NS::dpack_b, gemm::NS::dsmall_nt));                              \
   } while (0)
 
 template <typename T>
@@ -394,23 +394,23 @@ void gemm_run(const KernelFamily<T>& f, const Problem<T>& p) {
   }
 }
 
-// ---------------------------------------------------------------- few rows (gemm.h s/dgemm_small)
-// The threads split the columns of C (rows of B for B^T) into runs of whole register tiles.
+// ---------------------------------------------------------------- few rows (gemm.h s/dgemm_small_nt)
+// The threads split the rows of B (columns of C) into runs of whole register tiles.
 template <typename T>
-void small_run(const KernelFamily<T>& f, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+void small_nt_run(const KernelFamily<T>& f, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                  const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
-    scale_c(Problem<T>{false, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+    scale_c(Problem<T>{false, true, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
     return;
   }
-  const int64_t unit = tb ? 3 : f.nr;  // columns per tile (small_nt's NJ, small_nn's panel)
+  constexpr int64_t unit = 3;  // rows of B per register tile (small_nt's NJ)
   const int64_t units = ceil_div(N, unit);
   const double work = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const int64_t per_unit = static_cast<int64_t>(std::max(1.0, std::ceil(kMinWorkPerThread * units / work)));
   parallel_for(0, units, per_unit, [&](int64_t u0, int64_t u1) {
     const int64_t j0 = u0 * unit, j1 = std::min(N, u1 * unit);
-    f.small(tb, M, j1 - j0, K, alpha, A, lda, tb ? B + j0 * ldb : B + j0, ldb, beta, C + j0, ldc);
+    f.small_nt(M, j1 - j0, K, alpha, A, lda, B + j0 * ldb, ldb, beta, C + j0, ldc);
   });
 }
 
@@ -644,14 +644,14 @@ void dgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, cons
   gemm_run(pick(double_families()), Problem<double>{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
 }
 
-void sgemm_small(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-                 int64_t ldb, float beta, float* C, int64_t ldc) {
-  small_run(pick(float_families()), tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+void sgemm_small_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                    int64_t ldb, float beta, float* C, int64_t ldc) {
+  small_nt_run(pick(float_families()), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void dgemm_small(bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-                 const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  small_run(pick(double_families()), tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+void dgemm_small_nt(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda, const double* B,
+                    int64_t ldb, double beta, double* C, int64_t ldc) {
+  small_nt_run(pick(double_families()), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 const char* sgemm_kernel_name() { return pick(float_families()).name; }

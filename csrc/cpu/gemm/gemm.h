@@ -19,15 +19,15 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
            int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
 
-// Products with few rows (M up to a few dozen: an RBM's or a layer's small batches), computed
-// straight from A and B with no packing: op(A) = A (row-major, lda), op(B) = B or B^T. Otherwise
-// sgemm's contract (beta == 0 overwrites C; threads over the columns of C), but not its summation
-// order. Each element of B is used only M times, so for small M packing it would cost as much as
-// the product.
-void sgemm_small(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
-void dgemm_small(bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-                 const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+// C = alpha * A * B^T + beta * C for few rows (M up to a few dozen: an RBM's or a layer's small
+// batches), computed straight from A (M x K) and B (N x K), both row-major, with no packing: each
+// element of B is used only M times, so transposing it into packed panels would cost as much as
+// the product. Otherwise sgemm's contract (beta == 0 overwrites C; threads over the columns of
+// C), but not its summation order.
+void sgemm_small_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                    int64_t ldb, float beta, float* C, int64_t ldc);
+void dgemm_small_nt(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda, const double* B,
+                    int64_t ldb, double beta, double* C, int64_t ldc);
 
 // A right-hand operand packed once for many products with different left-hand operands (an RNN's
 // recurrent weights, multiplied at every time step): s/dgemm_pack_b packs op(B) (K x N, read as

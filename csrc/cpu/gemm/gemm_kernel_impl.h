@@ -137,12 +137,12 @@ struct ScalarTraits {
   static T hsum(V v) { return v; }
 };
 
-// ---- Products with few rows, straight from A and B (gemm.h: s/dgemm_small) ----------------------
+// ---- Products A B^T with few rows, straight from A and B (gemm.h: s/dgemm_small_nt) -------------
 // With M of a few dozen rows, packing B costs as much as the product itself (each element of B is
-// used M times), so these kernels read A and B where they lie. A is M x K row-major (lda).
-
-// B^T (B is N x K row-major, ldb): C[i][j] = A row i . B row j, MI x NJ vector accumulators over
-// k, summed across lanes at the end. Every row of A and B is read contiguously.
+// used M times), and with B^T the packing is a transpose. A is M x K and B is N x K, both
+// row-major: C[i][j] = A row i . B row j, MI x NJ vector accumulators over k, summed across lanes
+// at the end; every row is read contiguously. (A B for few rows reads B in columns, which is
+// slow for row strides of a multiple of 4 KiB: the packed path does that better.)
 template <class S, int MI, int NJ>
 inline void dot_tile(int64_t k, const typename S::T* __restrict a, int64_t lda, const typename S::T* __restrict b,
                      int64_t ldb, typename S::T* __restrict c, int64_t ldc, typename S::T alpha, typename S::T beta) {
@@ -201,78 +201,6 @@ inline void small_nt(int64_t m, int64_t n, int64_t k, typename S::T alpha, const
       dot_edge<S, MI, NJ>(mi, nj, k, a + i0 * lda, lda, b + j0 * ldb, ldb, c + i0 * ldc + j0, ldc, alpha, beta);
     }
   }
-}
-
-// B (K x N row-major, ldb): the register tile of micro_kernel (ROWS x NV vectors), with A
-// broadcast from its rows and B loaded from its rows instead of from packed panels.
-template <class S, int NV, int ROWS>
-inline void direct_tile(int64_t k, const typename S::T* __restrict a, int64_t lda, const typename S::T* __restrict b,
-                        int64_t ldb, typename S::T* __restrict c, int64_t ldc, typename S::T alpha,
-                        typename S::T beta) {
-  using V = typename S::V;
-  constexpr int W = S::W;
-  V acc[ROWS][NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < ROWS; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
-#pragma GCC unroll 2
-  for (int64_t l = 0; l < k; ++l) {
-    V bv[NV];
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) bv[j] = S::loadu(b + l * ldb + j * W);
-#pragma GCC unroll 32
-    for (int i = 0; i < ROWS; ++i) {
-      const V av = S::bcast(a + i * lda + l);
-#pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
-    }
-  }
-  const V va = S::set1(alpha);
-#pragma GCC unroll 32
-  for (int i = 0; i < ROWS; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) {
-      typename S::T* p = c + i * ldc + j * W;
-      if (beta == typename S::T(0)) S::storeu(p, S::mul(acc[i][j], va));
-      else S::storeu(p, S::fma(acc[i][j], va, S::mul(S::loadu(p), S::set1(beta))));
-    }
-}
-
-template <class S, int NV, int ROWS>
-inline void direct_rows(int m, int64_t k, const typename S::T* a, int64_t lda, const typename S::T* b, int64_t ldb,
-                        typename S::T* c, int64_t ldc, typename S::T alpha, typename S::T beta) {
-  if constexpr (ROWS > 1) {
-    if (m < ROWS) return direct_rows<S, NV, ROWS - 1>(m, k, a, lda, b, ldb, c, ldc, alpha, beta);
-  }
-  direct_tile<S, NV, ROWS>(k, a, lda, b, ldb, c, ldc, alpha, beta);
-}
-
-// C[0:m, 0:n] = alpha * A B + beta * C: panels of NV vectors, then of one vector, then single
-// columns; each panel of B is read once per MR rows of A.
-template <class S, int MR, int NV>
-inline void small_nn(int64_t m, int64_t n, int64_t k, typename S::T alpha, const typename S::T* a, int64_t lda,
-                     const typename S::T* b, int64_t ldb, typename S::T beta, typename S::T* c, int64_t ldc) {
-  using T = typename S::T;
-  constexpr int W = S::W;
-  int64_t j0 = 0;
-  for (; j0 + NV * W <= n; j0 += NV * W)
-    for (int64_t i0 = 0; i0 < m; i0 += MR)
-      direct_rows<S, NV, MR>(static_cast<int>(imin<int64_t>(MR, m - i0)), k, a + i0 * lda, lda, b + j0, ldb,
-                             c + i0 * ldc + j0, ldc, alpha, beta);
-  if constexpr (NV > 1) {
-    for (; j0 + W <= n; j0 += W)
-      for (int64_t i0 = 0; i0 < m; i0 += MR)
-        direct_rows<S, 1, MR>(static_cast<int>(imin<int64_t>(MR, m - i0)), k, a + i0 * lda, lda, b + j0, ldb,
-                              c + i0 * ldc + j0, ldc, alpha, beta);
-  }
-  for (; j0 < n; ++j0)
-    for (int64_t i = 0; i < m; ++i) {
-      T s = T(0);
-      for (int64_t l = 0; l < k; ++l) s += a[i * lda + l] * b[l * ldb + j0];
-      T* p = c + i * ldc + j0;
-      *p = beta == T(0) ? alpha * s : alpha * s + beta * *p;
-    }
 }
 
 }  // namespace
@@ -442,15 +370,13 @@ inline void pack_b_avx(bool trans, const float* x, int64_t ldx, int64_t n, int64
 // shapes and packers.
 #define LAMINA_GEMM_DEFINE_FAMILY(ns, SF, MRF, NVF, PACK_AF, PACK_BF, SD, MRD, NVD)                     \
   namespace lamina::cpu::gemm::ns {                                                                  \
-  void ssmall(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,         \
-              const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {                      \
-    if (tb) small_nt<SF, 4, 3>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                         \
-    else small_nn<SF, (MRF < 6 ? MRF : 6), NVF>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);          \
+  void ssmall_nt(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,             \
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {                   \
+    small_nt<SF, 4, 3>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                 \
   }                                                                                                  \
-  void dsmall(bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,       \
-              const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {                   \
-    if (tb) small_nt<SD, 4, 3>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                         \
-    else small_nn<SD, (MRD < 6 ? MRD : 6), NVD>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);          \
+  void dsmall_nt(int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,           \
+                 const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {                \
+    small_nt<SD, 4, 3>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                 \
   }                                                                                                  \
   const int kMrF = MRF, kNrF = NVF * SF::W, kMrD = MRD, kNrD = NVD * SD::W;                           \
   void skernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,          \

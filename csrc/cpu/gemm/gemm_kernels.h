@@ -30,11 +30,11 @@ using ShortKernelFn = void (*)(int m, int64_t kc, const T* a, const T* b, T* c, 
 // op(X)[l][j] = trans ? x[j * ldx + l] : x[l * ldx + j] (B, with rows = n).
 template <typename T>
 using PackFn = void (*)(bool trans, const T* x, int64_t ldx, int64_t rows, int64_t k, T* out);
-// C[0:m, 0:n] = alpha * A op(B) + beta * C with no packing (s/dgemm_small): A m x k row-major,
-// op(B) = B (k x n) or B^T (B n x k), all read where they lie; one thread.
+// C[0:m, 0:n] = alpha * A B^T + beta * C with no packing (s/dgemm_small_nt): A m x k and B n x k
+// row-major, read where they lie; one thread.
 template <typename T>
-using SmallFn = void (*)(bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-                         int64_t ldb, T beta, T* c, int64_t ldc);
+using SmallNtFn = void (*)(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+                           T beta, T* c, int64_t ldc);
 
 // One family of micro-kernels: register tile MR x NR and the cache blocks it was tuned with
 // (A block MC x KC stays in L2, a KC x NR sliver of B in L1, the KC x NC panel of B in L3).
@@ -47,7 +47,7 @@ struct KernelFamily {
   ShortKernelFn<T> kernel_m;
   PackFn<T> pack_a;
   PackFn<T> pack_b;
-  SmallFn<T> small;
+  SmallNtFn<T> small_nt;
 };
 
 // Each ISA file defines its family's entry points; a file whose flags the compiler lacks
@@ -66,10 +66,10 @@ struct KernelFamily {
                  double beta);                                                                           \
   void dpack_a(bool trans, const double* x, int64_t ldx, int64_t rows, int64_t k, double* out);          \
   void dpack_b(bool trans, const double* x, int64_t ldx, int64_t rows, int64_t k, double* out);          \
-  void ssmall(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,         \
-              const float* b, int64_t ldb, float beta, float* c, int64_t ldc);                       \
-  void dsmall(bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,       \
-              const double* b, int64_t ldb, double beta, double* c, int64_t ldc);                    \
+  void ssmall_nt(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,             \
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc);                    \
+  void dsmall_nt(int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,           \
+                 const double* b, int64_t ldb, double beta, double* c, int64_t ldc);                 \
   }
 
 LAMINA_GEMM_DECLARE_FAMILY(portable)
