@@ -7,7 +7,8 @@ the same run: squares 256-4096 and the products of an MLP's forward and backward
 The machine is shared and noisy, so every case alternates one timed sample of each library per
 round (the order rotating) and reports the median over rounds. Thread pools keep spinning for a
 while after a call (numpy's OpenBLAS most of all) and slow down whatever runs next, so every
-sample is followed by a 0.15 s pause.
+sample is followed by a 0.15 s pause, and preceded by one untimed call (waking an idle core costs
+this VM about a millisecond, which would otherwise land in the first timed call).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ MLP = [
 
 
 def sample(fn, n: int) -> float:
+    # One untimed call first, for every library alike: after the pause the second core has been
+    # idle, and waking it costs this VM about 1 ms (an empty OpenMP region measured 0.9 ms median,
+    # 8.7 ms worst, after 100 ms idle), which is not the product's speed.
+    fn()
     t0 = time.perf_counter()
     for _ in range(n):
         fn()
