@@ -9,6 +9,7 @@
 #include "cpu/fast_math.h"  // first: see its note on -fno-trapping-math
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/isa.h"
 #include "ops/rbm.h"
 
 namespace lamina::cpu {
@@ -76,9 +78,14 @@ struct Passes {
 int64_t row_grain(int64_t cols, int64_t elems = 16384) { return std::max<int64_t>(1, elems / std::max<int64_t>(cols, 1)); }
 
 // Row r of a draw (cols elements starting at flat index r * cols): Bernoulli samples u < mean,
-// or mean + N(0, 1) for Gaussian units. `out` may alias `mean`.
+// or mean + N(0, 1) for Gaussian units. `out` may alias `mean`. Float Bernoulli draws, the common
+// case, generate the row's Philox blocks kChunk at a time first, a loop the compiler vectorises
+// (the AVX2 build runs eight blocks per instruction), then compare.
+constexpr int64_t kChunk = 64;
+
 template <typename T>
-void sample_row(const T* mean, T* out, int64_t r, int64_t cols, bool gaussian, uint64_t seed, uint64_t off) {
+[[gnu::always_inline]] inline void sample_row(const T* mean, T* out, int64_t r, int64_t cols, bool gaussian,
+                                              uint64_t seed, uint64_t off) {
   const uint64_t i0 = static_cast<uint64_t>(r) * static_cast<uint64_t>(cols);
   const uint64_t i1 = i0 + static_cast<uint64_t>(cols);
   if (gaussian) {
@@ -86,13 +93,35 @@ void sample_row(const T* mean, T* out, int64_t r, int64_t cols, bool gaussian, u
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    for (uint64_t blk = i0 / 4; blk * 4 < i1; ++blk) {
-      const Philox4 q = philox4x32(off + blk, seed);
-      for (uint64_t l = 0; l < 4; ++l) {
-        const uint64_t i = blk * 4 + l;
-        if (i < i0 || i >= i1) continue;
-        out[i - i0] = uniform_float(q.v[l]) < mean[i - i0] ? 1.0f : 0.0f;
+    const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+    for (uint64_t b0 = i0 / 4; b0 * 4 < i1; b0 += kChunk) {
+      const int64_t nb = static_cast<int64_t>(std::min<uint64_t>(kChunk, (i1 + 3) / 4 - b0));
+      alignas(64) uint32_t u[4 * kChunk];  // element 4 b + l: lane l of block b0 + b
+      for (int64_t b = 0; b < nb; ++b) {  // philox4x32 (core/rng.h), written out to vectorise
+        const uint64_t ctr = off + b0 + static_cast<uint64_t>(b);
+        uint32_t c0 = static_cast<uint32_t>(ctr), c1 = static_cast<uint32_t>(ctr >> 32), c2 = 0, c3 = 0;
+        uint32_t q0 = k0, q1 = k1;
+#pragma GCC unroll 10
+        for (int round = 0; round < 10; ++round) {
+          const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0, p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2;
+          const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ q0, n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ q1;
+          c1 = static_cast<uint32_t>(p1);
+          c3 = static_cast<uint32_t>(p0);
+          c0 = n0;
+          c2 = n2;
+          q0 += 0x9E3779B9u;
+          q1 += 0xBB67AE85u;
+        }
+        u[4 * b] = c0;
+        u[4 * b + 1] = c1;
+        u[4 * b + 2] = c2;
+        u[4 * b + 3] = c3;
       }
+      const uint64_t e0 = std::max(i0, b0 * 4), e1 = std::min(i1, (b0 + static_cast<uint64_t>(nb)) * 4);
+      const uint32_t* ue = u + (e0 - b0 * 4);
+      const T* me = mean + (e0 - i0);
+      T* oe = out + (e0 - i0);
+      for (int64_t i = 0; i < static_cast<int64_t>(e1 - e0); ++i) oe[i] = uniform_float(ue[i]) < me[i] ? 1.0f : 0.0f;
     }
   } else {
     for (uint64_t blk = i0 / 2; blk * 2 < i1; ++blk) {
@@ -106,21 +135,36 @@ void sample_row(const T* mean, T* out, int64_t r, int64_t cols, bool gaussian, u
   }
 }
 
+// Rows [r0, r1) of activate below; compiled plain and for AVX2+FMA (cpu/isa.h).
+template <typename T>
+[[gnu::always_inline]] inline void activate_rows_body(T* x, int64_t r0, int64_t r1, int64_t cols, const T* bias,
+                                                      bool gaussian, T* sample, uint64_t seed, uint64_t off) {
+  for (int64_t r = r0; r < r1; ++r) {
+    T* row = x + r * cols;
+    if (gaussian) {
+      for (int64_t j = 0; j < cols; ++j) row[j] += bias[j];
+    } else {
+      for (int64_t j = 0; j < cols; ++j) row[j] = vsigmoid<T>(row[j] + bias[j]);
+    }
+    if (sample) sample_row<T>(row, sample + r * cols, r, cols, gaussian, seed, off);
+  }
+}
+
+std::atomic<bool> g_force_portable{false};
+bool use_avx2() { return cpu_has_avx2_fma() && !g_force_portable.load(std::memory_order_relaxed); }
+
+LAMINA_COMPILE_TWICE(activate_rows,
+                     (T * x, int64_t r0, int64_t r1, int64_t cols, const T* bias, bool gaussian, T* sample,
+                      uint64_t seed, uint64_t off),
+                     (x, r0, r1, cols, bias, gaussian, sample, seed, off))
+
 // x (rows, cols) = act(x + bias) in place; with `sample`, also a draw from the units' distribution
 // (sample may alias x). One pass over the GEMM output.
 template <typename T>
 void activate(T* x, int64_t rows, int64_t cols, const T* bias, bool gaussian, T* sample, uint64_t seed,
               uint64_t off) {
   parallel_for(0, rows, row_grain(cols, sample ? 2048 : 4096), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      T* row = x + r * cols;
-      if (gaussian) {
-        for (int64_t j = 0; j < cols; ++j) row[j] += bias[j];
-      } else {
-        for (int64_t j = 0; j < cols; ++j) row[j] = vsigmoid<T>(row[j] + bias[j]);
-      }
-      if (sample) sample_row<T>(row, sample + r * cols, r, cols, gaussian, seed, off);
-    }
+    activate_rows<T>(x, r0, r1, cols, bias, gaussian, sample, seed, off);
   });
 }
 
@@ -243,6 +287,8 @@ double cd_step(const Tensor& v, const Tensor& chain, const Tensor& weight, const
 }
 
 }  // namespace
+
+void rbm_force_portable(bool on) { g_force_portable.store(on); }
 
 double rbm_cd_step(const Tensor& v, const Tensor& chain, const Tensor& weight, const Tensor& h_bias,
                    const Tensor& v_bias, const Tensor& vel_w, const Tensor& vel_hb, const Tensor& vel_vb,

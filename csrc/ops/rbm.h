@@ -46,6 +46,9 @@ namespace cpu {
 double rbm_cd_step(const Tensor& v, const Tensor& chain, const Tensor& weight, const Tensor& h_bias,
                    const Tensor& v_bias, const Tensor& vel_w, const Tensor& vel_hb, const Tensor& vel_vb,
                    const RbmStep& p, uint64_t seed, const std::vector<uint64_t>& offsets);
+// Tests: run the plain (baseline x86-64) build of the activation and sampling pass even where
+// AVX2+FMA is available.
+void rbm_force_portable(bool on);
 }  // namespace cpu
 
 }  // namespace lamina

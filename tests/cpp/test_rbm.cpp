@@ -211,6 +211,13 @@ TEST(RbmCdStep, MatchesNaiveReferenceDouble) {
 TEST(RbmCdStep, MatchesNaiveReferenceOneThread) {
   for (const Case& c : kCases) run_case<float>(c, 1);
 }
+// The plain build of the activation and sampling pass (the AVX2 one runs above on AVX2 CPUs).
+TEST(RbmCdStep, MatchesNaiveReferencePortable) {
+  cpu::rbm_force_portable(true);
+  for (const Case& c : kCases) run_case<float>(c, 2);
+  for (const Case& c : kCases) run_case<double>(c, 2);
+  cpu::rbm_force_portable(false);
+}
 
 // Both paths: W packed per step (301 rows) and read in place (10 rows), each big enough to thread.
 TEST(RbmCdStep, SameResultWhateverTheThreadCount) {
