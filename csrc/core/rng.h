@@ -66,6 +66,70 @@ LAMINA_HD double normal_at(uint64_t seed, uint64_t offset, uint64_t i) {
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+#if !defined(__CUDACC__)
+// The 32-bit lanes of blocks [ctr, ctr + n) in order: out[4 b + l] = philox4x32(ctr + b, seed).v[l]
+// (for a float draw at offset `ctr`, the bits of its elements 0 .. 4n - 1). The same numbers as
+// philox4x32, written as one loop over blocks that the compiler vectorises; CPU kernels call it
+// from bodies compiled for AVX2 (cpu/isa.h) for eight blocks per instruction. Callers take up to
+// kPhiloxChunk blocks at a time into a stack buffer.
+constexpr int64_t kPhiloxChunk = 64;
+
+[[gnu::always_inline]] inline void philox_fill(uint64_t seed, uint64_t ctr, int64_t n, uint32_t* __restrict out) {
+  const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int64_t b = 0; b < n; ++b) {
+    const uint64_t c = ctr + static_cast<uint64_t>(b);
+    uint32_t c0 = static_cast<uint32_t>(c), c1 = static_cast<uint32_t>(c >> 32), c2 = 0, c3 = 0;
+    uint32_t q0 = k0, q1 = k1;
+#pragma GCC unroll 10
+    for (int round = 0; round < 10; ++round) {
+      const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0, p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2;
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ q0, n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ q1;
+      c1 = static_cast<uint32_t>(p1);
+      c3 = static_cast<uint32_t>(p0);
+      c0 = n0;
+      c2 = n2;
+      q0 += 0x9E3779B9u;
+      q1 += 0xBB67AE85u;
+    }
+    out[4 * b] = c0;
+    out[4 * b + 1] = c1;
+    out[4 * b + 2] = c2;
+    out[4 * b + 3] = c3;
+  }
+}
+
+// Calls f(i, bits) for the elements i in [i0, i1) of a draw at `offset` whose element i takes the
+// 32-bit lane i of the block stream (float uniforms: lane i % 4 of block offset + i / 4), a chunk
+// of blocks at a time.
+template <typename F>
+[[gnu::always_inline]] inline void for_each_lane(uint64_t seed, uint64_t offset, uint64_t i0, uint64_t i1, F&& f) {
+  alignas(64) uint32_t bits[4 * kPhiloxChunk];
+  for (uint64_t b0 = i0 / 4; b0 * 4 < i1; b0 += kPhiloxChunk) {
+    const uint64_t nb = (i1 + 3) / 4 - b0 < static_cast<uint64_t>(kPhiloxChunk) ? (i1 + 3) / 4 - b0 : kPhiloxChunk;
+    philox_fill(seed, offset + b0, static_cast<int64_t>(nb), bits);
+    const uint64_t e0 = i0 > b0 * 4 ? i0 : b0 * 4, e1 = i1 < (b0 + nb) * 4 ? i1 : (b0 + nb) * 4;
+    const uint32_t* u = bits + (e0 - b0 * 4);
+    const int64_t len = static_cast<int64_t>(e1 - e0);
+    for (int64_t j = 0; j < len; ++j) f(static_cast<int64_t>(e0) + j, u[j]);
+  }
+}
+
+// Calls f(i, a, b) for the elements i in [i0, i1) of a draw whose element i takes lanes 2i and
+// 2i + 1 of the block stream (double uniforms: lanes 2(i % 2), 2(i % 2) + 1 of block offset + i / 2).
+template <typename F>
+[[gnu::always_inline]] inline void for_each_lane_pair(uint64_t seed, uint64_t offset, uint64_t i0, uint64_t i1, F&& f) {
+  alignas(64) uint32_t bits[4 * kPhiloxChunk];
+  for (uint64_t b0 = i0 / 2; b0 * 2 < i1; b0 += kPhiloxChunk) {
+    const uint64_t nb = (i1 + 1) / 2 - b0 < static_cast<uint64_t>(kPhiloxChunk) ? (i1 + 1) / 2 - b0 : kPhiloxChunk;
+    philox_fill(seed, offset + b0, static_cast<int64_t>(nb), bits);
+    const uint64_t e0 = i0 > b0 * 2 ? i0 : b0 * 2, e1 = i1 < (b0 + nb) * 2 ? i1 : (b0 + nb) * 2;
+    const uint32_t* u = bits + 2 * (e0 - b0 * 2);
+    const int64_t len = static_cast<int64_t>(e1 - e0);
+    for (int64_t j = 0; j < len; ++j) f(static_cast<int64_t>(e0) + j, u[2 * j], u[2 * j + 1]);
+  }
+}
+#endif
+
 // Blocks consumed by a draw of n elements.
 inline uint64_t uniform_blocks_f32(uint64_t n) { return (n + 3) / 4; }
 inline uint64_t uniform_blocks_f64(uint64_t n) { return (n + 1) / 2; }

@@ -9,12 +9,32 @@
 #include "core/errors.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "cpu/isa.h"
 
 namespace lamina::cpu {
 
 namespace {
 constexpr int64_t kBlockGrain = 2048;  // blocks of 4 elements per task below which it runs inline
+
+bool use_avx2() { return cpu_has_avx2_fma(); }
+
+// Elements [b, e): each Philox block computed once for its four elements (core/rng.h
+// for_each_lane), in a loop the AVX2 build vectorises.
+template <typename T>
+[[gnu::always_inline]] inline void dropout_range_body(const T* px, T* py, bool* pm, int64_t b, int64_t e, double p,
+                                                      T s, uint64_t seed, uint64_t offset) {
+  for_each_lane(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e), [&](int64_t i, uint32_t u) {
+    const bool keep = static_cast<double>(uniform_float(u)) >= p;
+    pm[i] = keep;
+    py[i] = px[i] * (keep ? s : T(0));
+  });
 }
+
+LAMINA_COMPILE_TWICE(dropout_range,
+                     (const T* px, T* py, bool* pm, int64_t b, int64_t e, double p, T s, uint64_t seed,
+                      uint64_t offset),
+                     (px, py, pm, b, e, p, s, seed, offset))
+}  // namespace
 
 void dropout_forward(const Tensor& out, const Tensor& mask, const Tensor& x, double p, double scale, uint64_t seed,
                      uint64_t offset) {
@@ -26,15 +46,7 @@ void dropout_forward(const Tensor& out, const Tensor& mask, const Tensor& x, dou
     const int64_t n = x.numel();
     const T s = static_cast<T>(scale);
     parallel_for(0, (n + 3) / 4, kBlockGrain, [&](int64_t b, int64_t e) {
-      for (int64_t blk = b; blk < e; ++blk) {
-        const Philox4 r = philox4x32(offset + static_cast<uint64_t>(blk), seed);
-        const int64_t i0 = blk * 4, lanes = std::min<int64_t>(4, n - i0);
-        for (int64_t l = 0; l < lanes; ++l) {
-          const bool keep = static_cast<double>(uniform_float(r.v[l])) >= p;
-          pm[i0 + l] = keep;
-          py[i0 + l] = px[i0 + l] * (keep ? s : T(0));
-        }
-      }
+      dropout_range<T>(px, py, pm, b * 4, std::min(n, e * 4), p, s, seed, offset);
     });
   });
 }

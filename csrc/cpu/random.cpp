@@ -6,10 +6,40 @@
 
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "cpu/isa.h"
 
 namespace lamina::cpu {
 
 constexpr int64_t kRandomGrain = 8192;
+
+namespace {
+
+bool use_avx2() { return cpu_has_avx2_fma(); }
+
+// Elements [b, e) of a uniform draw; each Philox block is computed once for all its elements
+// (core/rng.h for_each_lane), in a loop the AVX2 build vectorises.
+template <typename T>
+[[gnu::always_inline]] inline void uniform_range_body(T* p, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
+                                                      double low, double span, T hi, T below_hi) {
+  auto put = [&](int64_t i, double u) {
+    T v = static_cast<T>(low + span * u);
+    if (span > 0 && v >= hi) v = below_hi;  // rounding must not reach `high`: [low, high)
+    p[i] = v;
+  };
+  if constexpr (std::is_same_v<T, float>)
+    for_each_lane(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e),
+                  [&](int64_t i, uint32_t u) { put(i, static_cast<double>(uniform_float(u))); });
+  else
+    for_each_lane_pair(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e),
+                       [&](int64_t i, uint32_t u0, uint32_t u1) { put(i, uniform_double(u0, u1)); });
+}
+
+LAMINA_COMPILE_TWICE(uniform_range,
+                     (T * p, int64_t b, int64_t e, uint64_t seed, uint64_t offset, double low, double span, T hi,
+                      T below_hi),
+                     (p, b, e, seed, offset, low, span, hi, below_hi))
+
+}  // namespace
 
 void uniform(const Tensor& x, uint64_t seed, uint64_t offset, double low, double high) {
   const double span = high - low;
@@ -18,14 +48,7 @@ void uniform(const Tensor& x, uint64_t seed, uint64_t offset, double low, double
     T* p = x.data<T>();
     const T hi = static_cast<T>(high), below_hi = std::nextafter(hi, static_cast<T>(low));
     parallel_for(0, x.numel(), kRandomGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const uint64_t k = static_cast<uint64_t>(i);
-        const double u = std::is_same_v<T, float> ? static_cast<double>(uniform_at_f32(seed, offset, k))
-                                                  : uniform_at_f64(seed, offset, k);
-        T v = static_cast<T>(low + span * u);
-        if (span > 0 && v >= hi) v = below_hi;  // rounding must not reach `high`: [low, high)
-        p[i] = v;
-      }
+      uniform_range<T>(p, b, e, seed, offset, low, span, hi, below_hi);
     });
   });
 }
@@ -46,12 +69,13 @@ void randint(const Tensor& x, uint64_t seed, uint64_t offset, int64_t low, int64
     T* p = x.data<T>();
     const double span = static_cast<double>(high) - static_cast<double>(low);
     parallel_for(0, x.numel(), kRandomGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const auto k = static_cast<int64_t>(std::floor(uniform_at_f64(seed, offset, static_cast<uint64_t>(i)) * span));
+      for_each_lane_pair(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e),
+                         [&](int64_t i, uint32_t u0, uint32_t u1) {  // uniform_at_f64, each block once
+        const auto k = static_cast<int64_t>(std::floor(uniform_double(u0, u1) * span));
         int64_t v = static_cast<int64_t>(static_cast<uint64_t>(low) + static_cast<uint64_t>(k));  // wraps, as on CUDA
         if (v >= high) v = high - 1;
         p[i] = static_cast<T>(v);
-      }
+      });
     });
   });
 }

@@ -79,10 +79,8 @@ int64_t row_grain(int64_t cols, int64_t elems = 16384) { return std::max<int64_t
 
 // Row r of a draw (cols elements starting at flat index r * cols): Bernoulli samples u < mean,
 // or mean + N(0, 1) for Gaussian units. `out` may alias `mean`. Float Bernoulli draws, the common
-// case, generate the row's Philox blocks kChunk at a time first, a loop the compiler vectorises
-// (the AVX2 build runs eight blocks per instruction), then compare.
-constexpr int64_t kChunk = 64;
-
+// case, generate their Philox blocks a chunk at a time (core/rng.h for_each_lane), which
+// vectorises in the AVX2 build of activate_rows.
 template <typename T>
 [[gnu::always_inline]] inline void sample_row(const T* mean, T* out, int64_t r, int64_t cols, bool gaussian,
                                               uint64_t seed, uint64_t off) {
@@ -93,36 +91,10 @@ template <typename T>
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-    for (uint64_t b0 = i0 / 4; b0 * 4 < i1; b0 += kChunk) {
-      const int64_t nb = static_cast<int64_t>(std::min<uint64_t>(kChunk, (i1 + 3) / 4 - b0));
-      alignas(64) uint32_t u[4 * kChunk];  // element 4 b + l: lane l of block b0 + b
-      for (int64_t b = 0; b < nb; ++b) {  // philox4x32 (core/rng.h), written out to vectorise
-        const uint64_t ctr = off + b0 + static_cast<uint64_t>(b);
-        uint32_t c0 = static_cast<uint32_t>(ctr), c1 = static_cast<uint32_t>(ctr >> 32), c2 = 0, c3 = 0;
-        uint32_t q0 = k0, q1 = k1;
-#pragma GCC unroll 10
-        for (int round = 0; round < 10; ++round) {
-          const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0, p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2;
-          const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ q0, n2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ q1;
-          c1 = static_cast<uint32_t>(p1);
-          c3 = static_cast<uint32_t>(p0);
-          c0 = n0;
-          c2 = n2;
-          q0 += 0x9E3779B9u;
-          q1 += 0xBB67AE85u;
-        }
-        u[4 * b] = c0;
-        u[4 * b + 1] = c1;
-        u[4 * b + 2] = c2;
-        u[4 * b + 3] = c3;
-      }
-      const uint64_t e0 = std::max(i0, b0 * 4), e1 = std::min(i1, (b0 + static_cast<uint64_t>(nb)) * 4);
-      const uint32_t* ue = u + (e0 - b0 * 4);
-      const T* me = mean + (e0 - i0);
-      T* oe = out + (e0 - i0);
-      for (int64_t i = 0; i < static_cast<int64_t>(e1 - e0); ++i) oe[i] = uniform_float(ue[i]) < me[i] ? 1.0f : 0.0f;
-    }
+    for_each_lane(seed, off, i0, i1, [&](int64_t i, uint32_t u) {
+      const int64_t c = i - static_cast<int64_t>(i0);
+      out[c] = uniform_float(u) < mean[c] ? 1.0f : 0.0f;
+    });
   } else {
     for (uint64_t blk = i0 / 2; blk * 2 < i1; ++blk) {
       const Philox4 q = philox4x32(off + blk, seed);
