@@ -17,7 +17,10 @@ import lamina
 import lamina.nn.functional as F
 from harness import Report, median_time
 
-CASES = [(128, 784, 512), (128, 512, 512), (128, 512, 10), (32, 64, 64), (1024, 256, 256)]
+# Batch 128 (the MLP), small and large layers, and batches of 1 and 8 (inference one sample at a
+# time; up to 8 rows multiply straight from W, csrc/cpu/linear.cpp).
+CASES = [(128, 784, 512), (128, 512, 512), (128, 512, 10), (32, 64, 64), (1024, 256, 256), (1, 784, 512),
+         (8, 784, 512), (1, 256, 1024)]
 
 
 def alternate(fl, ft, rounds: int = 3) -> tuple[float, float]:
