@@ -1,6 +1,7 @@
 // CPU kernels for ops/random.h: element i of a draw depends only on (seed, offset, i).
 #include "ops/random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -34,6 +35,28 @@ template <typename T>
                        [&](int64_t i, uint32_t u0, uint32_t u1) { put(i, uniform_double(u0, u1)); });
 }
 
+// Elements [b, e) of a normal draw: normal_at (core/rng.h) with the blocks generated a chunk at a
+// time; element i is Box-Muller on the four lanes of block offset + i.
+template <typename T>
+[[gnu::always_inline]] inline void normal_range_body(T* p, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
+                                                     double mean, double std) {
+  alignas(64) uint32_t bits[4 * kPhiloxChunk];
+  for (int64_t i0 = b; i0 < e; i0 += kPhiloxChunk) {
+    const int64_t n = std::min<int64_t>(kPhiloxChunk, e - i0);
+    philox_fill(seed, offset + static_cast<uint64_t>(i0), n, bits);
+    for (int64_t j = 0; j < n; ++j) {
+      const uint32_t* r = bits + 4 * j;
+      const double u1 = 1.0 - uniform_double(r[0], r[1]);  // (0, 1]
+      const double u2 = uniform_double(r[2], r[3]);
+      p[i0 + j] = static_cast<T>(mean + std * (std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2)));
+    }
+  }
+}
+
+LAMINA_COMPILE_TWICE(normal_range,
+                     (T * p, int64_t b, int64_t e, uint64_t seed, uint64_t offset, double mean, double std),
+                     (p, b, e, seed, offset, mean, std))
+
 LAMINA_COMPILE_TWICE(uniform_range,
                      (T * p, int64_t b, int64_t e, uint64_t seed, uint64_t offset, double low, double span, T hi,
                       T below_hi),
@@ -58,7 +81,7 @@ void normal(const Tensor& x, uint64_t seed, uint64_t offset, double mean, double
     using T = decltype(tag);
     T* p = x.data<T>();
     parallel_for(0, x.numel(), kRandomGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) p[i] = static_cast<T>(mean + std * normal_at(seed, offset, static_cast<uint64_t>(i)));
+      normal_range<T>(p, b, e, seed, offset, mean, std);
     });
   });
 }
