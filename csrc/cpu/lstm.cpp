@@ -59,6 +59,16 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, in
   dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
+// C (M x N) = A (M x K) W^T + beta C for few rows, straight from W (N x K): gemm.h s/dgemm_small_nt.
+void gemm_nt_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
+                   float beta, float* C, int64_t ldc) {
+  sgemm_small_nt(M, N, K, 1.0f, A, lda, W, ldw, beta, C, ldc);
+}
+void gemm_nt_small(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* W, int64_t ldw,
+                   double beta, double* C, int64_t ldc) {
+  dgemm_small_nt(M, N, K, 1.0, A, lda, W, ldw, beta, C, ldc);
+}
+
 // The recurrent weights are packed for the GEMM once per call and reused at every step; the
 // left-hand operand (h, or dGates) is packed by the threads that produce its columns.
 PackedB pack_b(bool tb, int64_t K, int64_t N, const float* B, int64_t ldb) { return sgemm_pack_b(tb, K, N, B, ldb); }
@@ -269,11 +279,72 @@ LAMINA_COMPILE_TWICE(gates_backward, (int64_t bs, int64_t bs_prev, int64_t H, in
                                       const T* dy, T* dc_state, T* dg, double* db),
                      (bs, bs_prev, H, b0, b1, g, cell, cell_prev, cx, dh_state, dy, dc_state, dg, db))
 
+// Up to this many rows in all (T * B), forward_impl takes forward_small.
+constexpr int64_t kSmallRows = 8;
+
+// The forward of a call with few rows in all (sampling a language model one character at a time:
+// T = B = 1). Permuting and packing the weights, as forward_impl does, would cost far more than
+// the products here, so the gate pre-activations come from s/dgemm_small_nt on W_ih and W_hh as
+// given (PyTorch's gate order), row by row of the step, and are then moved into the internal
+// layout that the gate pass and the backward use. Single-threaded but for the products.
+template <typename T>
+void forward_small(const LstmForward& out, const Tensor& input, const Tensor& hx, const Tensor& cx,
+                   const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
+                   const std::vector<int64_t>& bs, bool reverse) {
+  const int64_t T_ = input.size(0), B = input.size(1), I = input.size(2), H = hx.size(1), G = 4 * H;
+  const GateLayout L(H);
+  T* gates = out.gates.data<T>();
+  T* y = out.output.data<T>();
+  T* cells = out.cells.data<T>();
+  T* c_state = out.c_n.data<T>();
+  std::copy(cx.data<T>(), cx.data<T>() + B * H, c_state);
+  std::vector<T> hbuf(static_cast<size_t>(2 * B * H));
+  std::copy(hx.data<T>(), hx.data<T>() + B * H, hbuf.begin());
+  std::vector<T> bsum(static_cast<size_t>(G), T(0)), bias(static_cast<size_t>(G), T(0));
+  for (const Tensor* b : {&b_ih, &b_hh})
+    if (b->defined())
+      for (int64_t k = 0; k < G; ++k) bsum[k] += b->data<T>()[k];
+  permute_rows(L, bsum.data(), bias.data(), 1, true);
+  const int64_t rows = T_ * B, ldi = std::max<int64_t>(I, 1);
+  std::vector<T> pre(static_cast<size_t>(rows * G));  // X W_ih^T, PyTorch's gate order
+  gemm_nt_small(rows, G, I, input.data<T>(), ldi, w_ih.data<T>(), ldi, T(0), pre.data(), G);
+  // Row r of src (PyTorch's order) into row r of dst (the internal layout, GateLayout).
+  auto to_internal = [&](const T* src, T* dst) {
+    for (int64_t b = 0; b < L.blocks; ++b) {
+      const int64_t w = L.width(b), u = b * kUnits;
+      for (int64_t q = 0; q < 4; ++q) std::copy(src + q * H + u, src + q * H + u + w, dst + b * 4 * kUnits + q * w);
+    }
+  };
+  std::vector<T> step(static_cast<size_t>(B * G));
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = reverse ? T_ - 1 - s : s;
+    const int64_t n = bs.empty() ? B : bs[t];
+    const T* hcur = hbuf.data() + (s & 1) * B * H;
+    T* hnext = hbuf.data() + ((s + 1) & 1) * B * H;
+    T* gt = gates + t * B * G;
+    T* yt = y + t * B * H;
+    T* ct = cells + t * B * H;
+    const T* pt = pre.data() + t * B * G;
+    std::copy(pt, pt + n * G, step.data());
+    if (n > 0) gemm_nt_small(n, G, H, hcur, H, w_hh.data<T>(), H, T(1), step.data(), G);  // += h W_hh^T
+    for (int64_t r = 0; r < B; ++r) to_internal(r < n ? step.data() + r * G : pt + r * G, gt + r * G);
+    if (n > 0) gates_forward<T>(n, H, 0, L.blocks, bias.data(), gt, c_state, hnext, yt, ct);
+    for (int64_t r = n; r < B; ++r) {  // inactive rows keep their state and output 0
+      std::copy(hcur + r * H, hcur + (r + 1) * H, hnext + r * H);
+      std::fill(yt + r * H, yt + (r + 1) * H, T(0));
+      std::fill(ct + r * H, ct + (r + 1) * H, T(0));
+    }
+  }
+  const T* hfin = hbuf.data() + (T_ & 1) * B * H;
+  std::copy(hfin, hfin + B * H, out.h_n.data<T>());
+}
+
 template <typename T>
 void forward_impl(const LstmForward& out, const Tensor& input, const Tensor& hx, const Tensor& cx,
                   const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
                   const std::vector<int64_t>& bs, bool reverse) {
   const int64_t T_ = input.size(0), B = input.size(1), I = input.size(2), H = hx.size(1), G = 4 * H;
+  if (T_ * B <= kSmallRows) return forward_small<T>(out, input, hx, cx, w_ih, w_hh, b_ih, b_hh, bs, reverse);
   const GateLayout L(H);
   T* gates = out.gates.data<T>();
   T* y = out.output.data<T>();
