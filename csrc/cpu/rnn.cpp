@@ -172,6 +172,20 @@ void gemm_packed(int64_t M, const double* A, int64_t lda, const PackedB& B, doub
   if (M > 0) dgemm_packed_b(false, M, 1.0, A, lda, B, beta, C, ldc);
 }
 
+// Up to this many rows in all (T * B: sampling one step at a time), the forward multiplies
+// straight from W_ih and W_hh (gemm.h s/dgemm_small_nt) instead of packing W_hh, which would cost
+// more than the products.
+constexpr int64_t kSmallRows = 8;
+
+void gemm_nt_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
+                   float beta, float* C, int64_t ldc) {
+  sgemm_small_nt(M, N, K, 1.0f, A, lda, W, ldw, beta, C, ldc);
+}
+void gemm_nt_small(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* W, int64_t ldw,
+                   double beta, double* C, int64_t ldc) {
+  dgemm_small_nt(M, N, K, 1.0, A, lda, W, ldw, beta, C, ldc);
+}
+
 void gemm_raw(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
@@ -235,11 +249,20 @@ void forward_impl(RnnMode mode, const Tensor& input, const Tensor& hx, const Ten
   } else if (I == 0) {
     std::fill(xw.begin(), xw.end(), T(0));
   }
-  gemm<T>(false, true, T_ * B, GH, I, x, I, wih, I, bih ? T(1) : T(0), xw.data(), GH);
+  const bool small = T_ * B <= kSmallRows;
+  if (small && I > 0)
+    gemm_nt_small(T_ * B, GH, I, x, I, wih, I, bih ? T(1) : T(0), xw.data(), GH);
+  else
+    gemm<T>(false, true, T_ * B, GH, I, x, I, wih, I, bih ? T(1) : T(0), xw.data(), GH);
 
   std::vector<T> zeros(bhh ? 0 : static_cast<size_t>(GH), T(0));
   const T* bh = bhh ? bhh : zeros.data();
-  const PackedB wp = pack_b(true, H, GH, whh, H);  // op(B) = W_hh^T [H, GH], packed once
+  // op(B) = W_hh^T [H, GH], packed once (or read in place for few rows)
+  const PackedB wp = small ? PackedB{} : pack_b(true, H, GH, whh, H);
+  auto recur = [&](int64_t bt, T beta, T* out) {  // out[:bt] = h[:bt] W_hh^T + beta out
+    if (small) gemm_nt_small(bt, GH, H, h, H, whh, H, beta, out, GH);
+    else gemm_packed(bt, h, H, wp, beta, out, GH);
+  };
   std::vector<T> hw(mode == RnnMode::Gru ? static_cast<size_t>(B * GH) : 0);
   T* ws = workspace.defined() ? workspace.data<T>() : nullptr;
   const bool relu = mode == RnnMode::Relu;
@@ -252,13 +275,13 @@ void forward_impl(RnnMode mode, const Tensor& input, const Tensor& hx, const Ten
     if (bt == 0) continue;
     T* xwt = xw.data() + t * B * GH;
     if (mode != RnnMode::Gru) {
-      gemm_packed(bt, h, H, wp, T(1), xwt, GH);  // XW[t] += h W_hh^T
+      recur(bt, T(1), xwt);  // XW[t] += h W_hh^T
       parallel_for(0, bt, row_grain(H), [&](int64_t r0, int64_t r1) {
         rnn_forward_pass<T>(r0, r1, H, relu, xwt, bh, h, yt);
       });
       continue;
     }
-    gemm_packed(bt, h, H, wp, T(0), hw.data(), GH);  // HW = h W_hh^T
+    recur(bt, T(0), hw.data());  // HW = h W_hh^T
     T* wst = ws + t * B * 4 * H;
     parallel_for(0, bt, row_grain(4 * H), [&](int64_t r0, int64_t r1) {
       gru_forward<T>(r0, r1, H, xwt, hw.data(), bh, h, yt, wst);
