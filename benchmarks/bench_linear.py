@@ -9,26 +9,17 @@ Runs alternate between Lamina and PyTorch (rounds of medians) because the machin
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
 
 import lamina
 import lamina.nn.functional as F
-from harness import Report, median_time
+from harness import Report, alternate
 
 # Batch 128 (the MLP), small and large layers, and batches of 1 and 8 (inference one sample at a
 # time; up to 8 rows multiply straight from W, csrc/cpu/linear.cpp).
 CASES = [(128, 784, 512), (128, 512, 512), (128, 512, 10), (32, 64, 64), (1024, 256, 256), (1, 784, 512),
          (8, 784, 512), (1, 256, 1024)]
-
-
-def alternate(fl, ft, rounds: int = 3) -> tuple[float, float]:
-    ls, ts = [], []
-    for _ in range(rounds):
-        ls.append(median_time(fl, repeats=7))
-        ts.append(median_time(ft, repeats=7))
-    return statistics.median(ls), statistics.median(ts)
 
 
 def main() -> None:

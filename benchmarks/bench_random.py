@@ -11,23 +11,14 @@ between the libraries (rounds of medians) because the machine is shared.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
 
 import lamina
 import lamina.nn.functional as F
-from harness import Report, median_time
+from harness import Report, alternate
 
 SHAPES = [(128, 2048), (1024, 1024)]
-
-
-def alternate(fl, ft, rounds: int = 3) -> tuple[float, float]:
-    ls, ts = [], []
-    for _ in range(rounds):
-        ls.append(median_time(fl, repeats=7))
-        ts.append(median_time(ft, repeats=7))
-    return statistics.median(ls), statistics.median(ts)
 
 
 def main() -> None:

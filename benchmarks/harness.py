@@ -49,6 +49,18 @@ def median_time(fn, *, repeats: int = 15, min_time: float = 0.02, warmup: int = 
     return statistics.median(samples)
 
 
+def alternate(ours, theirs, rounds: int = 3, repeats: int = 7) -> tuple[float, float]:
+    """Median seconds per call of each, over rounds that alternate the two (order flipped every
+    round), each round a median_time of `repeats` samples: a shared machine's slow spells then
+    hit both sides."""
+    a, b = [], []
+    for r in range(rounds):
+        pair = [(ours, a), (theirs, b)]
+        for fn, acc in (pair if r % 2 == 0 else pair[::-1]):
+            acc.append(median_time(fn, repeats=repeats))
+    return statistics.median(a), statistics.median(b)
+
+
 class Report:
     """Rows of our time against a baseline's; `others` names further references measured in the
     same run (e.g. numpy next to torch), each printed with its own ratio."""

@@ -98,34 +98,23 @@ constexpr int64_t kPhiloxChunk = 64;
   }
 }
 
-// Calls f(i, bits) for the elements i in [i0, i1) of a draw at `offset` whose element i takes the
-// 32-bit lane i of the block stream (float uniforms: lane i % 4 of block offset + i / 4), a chunk
-// of blocks at a time.
-template <typename F>
-[[gnu::always_inline]] inline void for_each_lane(uint64_t seed, uint64_t offset, uint64_t i0, uint64_t i1, F&& f) {
+// Calls f(i, lanes) for the elements i in [i0, i1) of a draw at `offset` in which every element
+// takes L consecutive 32-bit lanes of the block stream, a chunk of blocks at a time: L = 1 for
+// float uniforms (element i is lane i % 4 of block offset + i / 4), L = 2 for double uniforms
+// (lanes 2(i % 2) and 2(i % 2) + 1 of block offset + i / 2), L = 4 for normals (block offset + i).
+template <int L, typename F>
+[[gnu::always_inline]] inline void for_each_draw(uint64_t seed, uint64_t offset, uint64_t i0, uint64_t i1, F&& f) {
+  static_assert(L == 1 || L == 2 || L == 4, "an element takes 1, 2 or 4 lanes");
+  constexpr uint64_t per = 4 / L;  // elements per block
   alignas(64) uint32_t bits[4 * kPhiloxChunk];
-  for (uint64_t b0 = i0 / 4; b0 * 4 < i1; b0 += kPhiloxChunk) {
-    const uint64_t nb = (i1 + 3) / 4 - b0 < static_cast<uint64_t>(kPhiloxChunk) ? (i1 + 3) / 4 - b0 : kPhiloxChunk;
+  for (uint64_t b0 = i0 / per; b0 * per < i1; b0 += kPhiloxChunk) {
+    const uint64_t left = (i1 + per - 1) / per - b0;
+    const uint64_t nb = left < static_cast<uint64_t>(kPhiloxChunk) ? left : kPhiloxChunk;
     philox_fill(seed, offset + b0, static_cast<int64_t>(nb), bits);
-    const uint64_t e0 = i0 > b0 * 4 ? i0 : b0 * 4, e1 = i1 < (b0 + nb) * 4 ? i1 : (b0 + nb) * 4;
-    const uint32_t* u = bits + (e0 - b0 * 4);
+    const uint64_t e0 = i0 > b0 * per ? i0 : b0 * per, e1 = i1 < (b0 + nb) * per ? i1 : (b0 + nb) * per;
+    const uint32_t* u = bits + L * (e0 - b0 * per);
     const int64_t len = static_cast<int64_t>(e1 - e0);
-    for (int64_t j = 0; j < len; ++j) f(static_cast<int64_t>(e0) + j, u[j]);
-  }
-}
-
-// Calls f(i, a, b) for the elements i in [i0, i1) of a draw whose element i takes lanes 2i and
-// 2i + 1 of the block stream (double uniforms: lanes 2(i % 2), 2(i % 2) + 1 of block offset + i / 2).
-template <typename F>
-[[gnu::always_inline]] inline void for_each_lane_pair(uint64_t seed, uint64_t offset, uint64_t i0, uint64_t i1, F&& f) {
-  alignas(64) uint32_t bits[4 * kPhiloxChunk];
-  for (uint64_t b0 = i0 / 2; b0 * 2 < i1; b0 += kPhiloxChunk) {
-    const uint64_t nb = (i1 + 1) / 2 - b0 < static_cast<uint64_t>(kPhiloxChunk) ? (i1 + 1) / 2 - b0 : kPhiloxChunk;
-    philox_fill(seed, offset + b0, static_cast<int64_t>(nb), bits);
-    const uint64_t e0 = i0 > b0 * 2 ? i0 : b0 * 2, e1 = i1 < (b0 + nb) * 2 ? i1 : (b0 + nb) * 2;
-    const uint32_t* u = bits + 2 * (e0 - b0 * 2);
-    const int64_t len = static_cast<int64_t>(e1 - e0);
-    for (int64_t j = 0; j < len; ++j) f(static_cast<int64_t>(e0) + j, u[2 * j], u[2 * j + 1]);
+    for (int64_t j = 0; j < len; ++j) f(static_cast<int64_t>(e0) + j, u + L * j);
   }
 }
 #endif

@@ -19,12 +19,12 @@ constexpr int64_t kBlockGrain = 2048;  // blocks of 4 elements per task below wh
 bool use_avx2() { return cpu_has_avx2_fma(); }
 
 // Elements [b, e): each Philox block computed once for its four elements (core/rng.h
-// for_each_lane), in a loop the AVX2 build vectorises.
+// for_each_draw), in a loop the AVX2 build vectorises.
 template <typename T>
 [[gnu::always_inline]] inline void dropout_range_body(const T* px, T* py, bool* pm, int64_t b, int64_t e, double p,
                                                       T s, uint64_t seed, uint64_t offset) {
-  for_each_lane(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e), [&](int64_t i, uint32_t u) {
-    const bool keep = static_cast<double>(uniform_float(u)) >= p;
+  for_each_draw<1>(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e), [&](int64_t i, const uint32_t* u) {
+    const bool keep = static_cast<double>(uniform_float(u[0])) >= p;
     pm[i] = keep;
     py[i] = px[i] * (keep ? s : T(0));
   });

@@ -59,16 +59,6 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, in
   dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
-// C (M x N) = A (M x K) W^T + beta C for few rows, straight from W (N x K): gemm.h s/dgemm_small_nt.
-void gemm_nt_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
-                   float beta, float* C, int64_t ldc) {
-  sgemm_small_nt(M, N, K, 1.0f, A, lda, W, ldw, beta, C, ldc);
-}
-void gemm_nt_small(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* W, int64_t ldw,
-                   double beta, double* C, int64_t ldc) {
-  dgemm_small_nt(M, N, K, 1.0, A, lda, W, ldw, beta, C, ldc);
-}
-
 // The recurrent weights are packed for the GEMM once per call and reused at every step; the
 // left-hand operand (h, or dGates) is packed by the threads that produce its columns.
 PackedB pack_b(bool tb, int64_t K, int64_t N, const float* B, int64_t ldb) { return sgemm_pack_b(tb, K, N, B, ldb); }
@@ -279,6 +269,18 @@ LAMINA_COMPILE_TWICE(gates_backward, (int64_t bs, int64_t bs_prev, int64_t H, in
                                       const T* dy, T* dc_state, T* dg, double* db),
                      (bs, bs_prev, H, b0, b1, g, cell, cell_prev, cx, dh_state, dy, dc_state, dg, db))
 
+// b_ih + b_hh (either may be undefined) in the internal gate layout.
+template <typename T>
+std::vector<T> summed_bias(const GateLayout& L, const Tensor& b_ih, const Tensor& b_hh) {
+  const int64_t G = 4 * L.H;
+  std::vector<T> bsum(static_cast<size_t>(G), T(0)), bias(static_cast<size_t>(G), T(0));
+  for (const Tensor* b : {&b_ih, &b_hh})
+    if (b->defined())
+      for (int64_t k = 0; k < G; ++k) bsum[k] += b->data<T>()[k];
+  permute_rows(L, bsum.data(), bias.data(), 1, true);
+  return bias;
+}
+
 // Up to this many rows in all (T * B), forward_impl takes forward_small.
 constexpr int64_t kSmallRows = 8;
 
@@ -300,14 +302,10 @@ void forward_small(const LstmForward& out, const Tensor& input, const Tensor& hx
   std::copy(cx.data<T>(), cx.data<T>() + B * H, c_state);
   std::vector<T> hbuf(static_cast<size_t>(2 * B * H));
   std::copy(hx.data<T>(), hx.data<T>() + B * H, hbuf.begin());
-  std::vector<T> bsum(static_cast<size_t>(G), T(0)), bias(static_cast<size_t>(G), T(0));
-  for (const Tensor* b : {&b_ih, &b_hh})
-    if (b->defined())
-      for (int64_t k = 0; k < G; ++k) bsum[k] += b->data<T>()[k];
-  permute_rows(L, bsum.data(), bias.data(), 1, true);
+  const std::vector<T> bias = summed_bias<T>(L, b_ih, b_hh);
   const int64_t rows = T_ * B, ldi = std::max<int64_t>(I, 1);
   std::vector<T> pre(static_cast<size_t>(rows * G));  // X W_ih^T, PyTorch's gate order
-  gemm_nt_small(rows, G, I, input.data<T>(), ldi, w_ih.data<T>(), ldi, T(0), pre.data(), G);
+  gemm_small_nt(rows, G, I, T(1), input.data<T>(), ldi, w_ih.data<T>(), ldi, T(0), pre.data(), G);
   // Row r of src (PyTorch's order) into row r of dst (the internal layout, GateLayout).
   auto to_internal = [&](const T* src, T* dst) {
     for (int64_t b = 0; b < L.blocks; ++b) {
@@ -326,7 +324,7 @@ void forward_small(const LstmForward& out, const Tensor& input, const Tensor& hx
     T* ct = cells + t * B * H;
     const T* pt = pre.data() + t * B * G;
     std::copy(pt, pt + n * G, step.data());
-    if (n > 0) gemm_nt_small(n, G, H, hcur, H, w_hh.data<T>(), H, T(1), step.data(), G);  // += h W_hh^T
+    if (n > 0) gemm_small_nt(n, G, H, T(1), hcur, H, w_hh.data<T>(), H, T(1), step.data(), G);  // += h W_hh^T
     for (int64_t r = 0; r < B; ++r) to_internal(r < n ? step.data() + r * G : pt + r * G, gt + r * G);
     if (n > 0) gates_forward<T>(n, H, 0, L.blocks, bias.data(), gt, c_state, hnext, yt, ct);
     for (int64_t r = n; r < B; ++r) {  // inactive rows keep their state and output 0
@@ -360,11 +358,7 @@ void forward_impl(const LstmForward& out, const Tensor& input, const Tensor& hx,
   permute_rows(L, w_hh.data<T>(), whh.data(), H, true);
   const int64_t rows = T_ * B;
   // Gates = X W_ih^T: one GEMM for every step; the summed biases join in the gate pass.
-  std::vector<T> bsum(static_cast<size_t>(G), T(0)), bias(static_cast<size_t>(G), T(0));
-  for (const Tensor* b : {&b_ih, &b_hh})
-    if (b->defined())
-      for (int64_t k = 0; k < G; ++k) bsum[k] += b->data<T>()[k];
-  permute_rows(L, bsum.data(), bias.data(), 1, true);
+  const std::vector<T> bias = summed_bias<T>(L, b_ih, b_hh);
   const int64_t ldi = std::max<int64_t>(I, 1);
   gemm(false, true, rows, G, I, input.data<T>(), ldi, wih.data(), ldi, T(0), gates, G);
   StepBarrier barrier;

@@ -18,7 +18,7 @@ namespace {
 bool use_avx2() { return cpu_has_avx2_fma(); }
 
 // Elements [b, e) of a uniform draw; each Philox block is computed once for all its elements
-// (core/rng.h for_each_lane), in a loop the AVX2 build vectorises.
+// (core/rng.h for_each_draw), in a loop the AVX2 build vectorises.
 template <typename T>
 [[gnu::always_inline]] inline void uniform_range_body(T* p, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
                                                       double low, double span, T hi, T below_hi) {
@@ -27,12 +27,11 @@ template <typename T>
     if (span > 0 && v >= hi) v = below_hi;  // rounding must not reach `high`: [low, high)
     p[i] = v;
   };
+  const uint64_t i0 = static_cast<uint64_t>(b), i1 = static_cast<uint64_t>(e);
   if constexpr (std::is_same_v<T, float>)
-    for_each_lane(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e),
-                  [&](int64_t i, uint32_t u) { put(i, static_cast<double>(uniform_float(u))); });
+    for_each_draw<1>(seed, offset, i0, i1, [&](int64_t i, const uint32_t* u) { put(i, double(uniform_float(u[0]))); });
   else
-    for_each_lane_pair(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e),
-                       [&](int64_t i, uint32_t u0, uint32_t u1) { put(i, uniform_double(u0, u1)); });
+    for_each_draw<2>(seed, offset, i0, i1, [&](int64_t i, const uint32_t* u) { put(i, uniform_double(u[0], u[1])); });
 }
 
 // Elements [b, e) of a normal draw: normal_at (core/rng.h) with the blocks generated a chunk at a
@@ -40,17 +39,11 @@ template <typename T>
 template <typename T>
 [[gnu::always_inline]] inline void normal_range_body(T* p, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
                                                      double mean, double std) {
-  alignas(64) uint32_t bits[4 * kPhiloxChunk];
-  for (int64_t i0 = b; i0 < e; i0 += kPhiloxChunk) {
-    const int64_t n = std::min<int64_t>(kPhiloxChunk, e - i0);
-    philox_fill(seed, offset + static_cast<uint64_t>(i0), n, bits);
-    for (int64_t j = 0; j < n; ++j) {
-      const uint32_t* r = bits + 4 * j;
-      const double u1 = 1.0 - uniform_double(r[0], r[1]);  // (0, 1]
-      const double u2 = uniform_double(r[2], r[3]);
-      p[i0 + j] = static_cast<T>(mean + std * (std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2)));
-    }
-  }
+  for_each_draw<4>(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e), [&](int64_t i, const uint32_t* r) {
+    const double u1 = 1.0 - uniform_double(r[0], r[1]);  // (0, 1]
+    const double u2 = uniform_double(r[2], r[3]);
+    p[i] = static_cast<T>(mean + std * (std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2)));
+  });
 }
 
 LAMINA_COMPILE_TWICE(normal_range,
@@ -92,9 +85,9 @@ void randint(const Tensor& x, uint64_t seed, uint64_t offset, int64_t low, int64
     T* p = x.data<T>();
     const double span = static_cast<double>(high) - static_cast<double>(low);
     parallel_for(0, x.numel(), kRandomGrain, [&](int64_t b, int64_t e) {
-      for_each_lane_pair(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e),
-                         [&](int64_t i, uint32_t u0, uint32_t u1) {  // uniform_at_f64, each block once
-        const auto k = static_cast<int64_t>(std::floor(uniform_double(u0, u1) * span));
+      for_each_draw<2>(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e),
+                       [&](int64_t i, const uint32_t* u) {  // uniform_at_f64, each block once
+        const auto k = static_cast<int64_t>(std::floor(uniform_double(u[0], u[1]) * span));
         int64_t v = static_cast<int64_t>(static_cast<uint64_t>(low) + static_cast<uint64_t>(k));  // wraps, as on CUDA
         if (v >= high) v = high - 1;
         p[i] = static_cast<T>(v);

@@ -40,13 +40,6 @@ void packed_gemm(int64_t M, const double* A, int64_t lda, const PackedB& B, doub
   dgemm_packed_b(false, M, 1.0, A, lda, B, 0.0, C, ldc);
 }
 
-// C (M x N) = A (M x K) * W^T for W (N x K), straight from W.
-void small_nt(int64_t M, int64_t N, int64_t K, const float* A, const float* W, float* C) {
-  sgemm_small_nt(M, N, K, 1.0f, A, K, W, K, 0.0f, C, N);
-}
-void small_nt(int64_t M, int64_t N, int64_t K, const double* A, const double* W, double* C) {
-  dgemm_small_nt(M, N, K, 1.0, A, K, W, K, 0.0, C, N);
-}
 
 // Up to this many rows per up pass, A W^T reads W unpacked (gemm.h s/dgemm_small_nt). Measured on
 // a Zen 3 core with 784 x 500 weights: unpacked wins up to about 40 rows (at 10 rows an up pass
@@ -67,7 +60,7 @@ struct Passes {
     down = pack_b(false, H, V, W, V);
   }
   void up_pass(int64_t rows, const T* A, T* C) const {
-    if (small) small_nt(rows, H, V, A, W, C);
+    if (small) gemm_small_nt(rows, H, V, T(1), A, V, W, V, T(0), C, H);
     else packed_gemm(rows, A, V, up, C, H);
   }
   void down_pass(int64_t rows, const T* A, T* C) const { packed_gemm(rows, A, H, down, C, V); }
@@ -79,7 +72,7 @@ int64_t row_grain(int64_t cols, int64_t elems = 16384) { return std::max<int64_t
 
 // Row r of a draw (cols elements starting at flat index r * cols): Bernoulli samples u < mean,
 // or mean + N(0, 1) for Gaussian units. `out` may alias `mean`. Float Bernoulli draws, the common
-// case, generate their Philox blocks a chunk at a time (core/rng.h for_each_lane), which
+// case, generate their Philox blocks a chunk at a time (core/rng.h for_each_draw), which
 // vectorises in the AVX2 build of activate_rows.
 template <typename T>
 [[gnu::always_inline]] inline void sample_row(const T* mean, T* out, int64_t r, int64_t cols, bool gaussian,
@@ -91,9 +84,9 @@ template <typename T>
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    for_each_lane(seed, off, i0, i1, [&](int64_t i, uint32_t u) {
+    for_each_draw<1>(seed, off, i0, i1, [&](int64_t i, const uint32_t* u) {
       const int64_t c = i - static_cast<int64_t>(i0);
-      out[c] = uniform_float(u) < mean[c] ? 1.0f : 0.0f;
+      out[c] = uniform_float(u[0]) < mean[c] ? 1.0f : 0.0f;
     });
   } else {
     for (uint64_t blk = i0 / 2; blk * 2 < i1; ++blk) {

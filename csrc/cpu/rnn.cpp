@@ -177,15 +177,6 @@ void gemm_packed(int64_t M, const double* A, int64_t lda, const PackedB& B, doub
 // more than the products.
 constexpr int64_t kSmallRows = 8;
 
-void gemm_nt_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, int64_t ldw,
-                   float beta, float* C, int64_t ldc) {
-  sgemm_small_nt(M, N, K, 1.0f, A, lda, W, ldw, beta, C, ldc);
-}
-void gemm_nt_small(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* W, int64_t ldw,
-                   double beta, double* C, int64_t ldc) {
-  dgemm_small_nt(M, N, K, 1.0, A, lda, W, ldw, beta, C, ldc);
-}
-
 void gemm_raw(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
@@ -251,7 +242,7 @@ void forward_impl(RnnMode mode, const Tensor& input, const Tensor& hx, const Ten
   }
   const bool small = T_ * B <= kSmallRows;
   if (small && I > 0)
-    gemm_nt_small(T_ * B, GH, I, x, I, wih, I, bih ? T(1) : T(0), xw.data(), GH);
+    gemm_small_nt(T_ * B, GH, I, T(1), x, I, wih, I, bih ? T(1) : T(0), xw.data(), GH);
   else
     gemm<T>(false, true, T_ * B, GH, I, x, I, wih, I, bih ? T(1) : T(0), xw.data(), GH);
 
@@ -260,7 +251,7 @@ void forward_impl(RnnMode mode, const Tensor& input, const Tensor& hx, const Ten
   // op(B) = W_hh^T [H, GH], packed once (or read in place for few rows)
   const PackedB wp = small ? PackedB{} : pack_b(true, H, GH, whh, H);
   auto recur = [&](int64_t bt, T beta, T* out) {  // out[:bt] = h[:bt] W_hh^T + beta out
-    if (small) gemm_nt_small(bt, GH, H, h, H, whh, H, beta, out, GH);
+    if (small) gemm_small_nt(bt, GH, H, T(1), h, H, whh, H, beta, out, GH);
     else gemm_packed(bt, h, H, wp, beta, out, GH);
   };
   std::vector<T> hw(mode == RnnMode::Gru ? static_cast<size_t>(B * GH) : 0);

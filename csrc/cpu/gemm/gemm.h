@@ -28,6 +28,15 @@ void sgemm_small_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* A
                     int64_t ldb, float beta, float* C, int64_t ldc);
 void dgemm_small_nt(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda, const double* B,
                     int64_t ldb, double beta, double* C, int64_t ldc);
+// The same, overloaded on the element type for kernels templated on it.
+inline void gemm_small_nt(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                          int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm_small_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+inline void gemm_small_nt(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+                          const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  dgemm_small_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 // A right-hand operand packed once for many products with different left-hand operands (an RNN's
 // recurrent weights, multiplied at every time step): s/dgemm_pack_b packs op(B) (K x N, read as
