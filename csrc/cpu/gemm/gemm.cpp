@@ -25,13 +25,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
@@ -421,50 +421,6 @@ void small_nt_run(const KernelFamily<T>& f, int64_t M, int64_t N, int64_t K, T a
 // one barrier, then the threads take runs of NR-wide column slivers as they ask (Guided) and, for
 // each, loop over A's blocks in order (pc inner), so every element of C is summed in one order.
 
-// Packed copies are made per call (an RBM step, an LSTM sequence) and freed at its end; blocks
-// of a megabyte or more would otherwise be mapped, faulted in and zeroed by the kernel every time
-// (a quarter of a small RBM step). A few freed blocks are kept for the next pack of the same size.
-class PackPool {
- public:
-  void* get(size_t bytes) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (size_t i = 0; i < blocks_.size(); ++i)
-        if (blocks_[i].first == bytes) {
-          void* p = blocks_[i].second;
-          held_ -= blocks_[i].first;
-          blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
-          return p;
-        }
-    }
-    void* p = std::aligned_alloc(64, bytes);
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-  void put(void* p, size_t bytes) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (blocks_.size() < kMaxBlocks && held_ + bytes <= kMaxBytes) {
-        blocks_.emplace_back(bytes, p);
-        held_ += bytes;
-        return;
-      }
-    }
-    std::free(p);
-  }
-
- private:
-  static constexpr size_t kMaxBlocks = 8, kMaxBytes = size_t(256) << 20;
-  std::mutex mu_;
-  std::vector<std::pair<size_t, void*>> blocks_;
-  size_t held_ = 0;
-};
-// Never destroyed: a PackedB may be released after static destructors have run.
-PackPool& pack_pool() {
-  static PackPool* pool = new PackPool;
-  return *pool;
-}
-
 template <typename T>
 PackedB pack_b_impl(const KernelFamily<T>& f, bool tb, int64_t K, int64_t N, const T* B, int64_t ldb) {
   PackedB pb;
@@ -478,10 +434,10 @@ PackedB pack_b_impl(const KernelFamily<T>& f, bool tb, int64_t K, int64_t N, con
   const int64_t nkb = ceil_div(K, pb.kc), njb = ceil_div(N, pb.nc);
   const int64_t block = round_up(pb.nc, f.nr) * pb.kc;
   const size_t bytes = sizeof(T) * static_cast<size_t>(njb * nkb * block + gemm::kPackPad);
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  void* mem = pack_pool().get(rounded);
-  pb.data = std::shared_ptr<void>(mem, [rounded](void* p) { pack_pool().put(p, rounded); });
-  T* base = static_cast<T*>(mem);
+  // From the tensor allocator, which keeps freed large blocks for reuse: packs are made per call
+  // (an RBM step, an LSTM sequence), and fresh megabytes would be faulted in and zeroed each time.
+  pb.data = allocate(bytes, Device());
+  T* base = static_cast<T*>(pb.data.get());
   const Problem<T> p{false, tb, 0, N, K, T(1), nullptr, 0, B, ldb, T(0), nullptr, 0};
   parallel_for(0, njb * nkb, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
