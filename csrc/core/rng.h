@@ -58,12 +58,16 @@ LAMINA_HD double uniform_at_f64(uint64_t seed, uint64_t offset, uint64_t i) {
   const int l = static_cast<int>(i % 2) * 2;
   return uniform_double(r.v[l], r.v[l + 1]);
 }
-// Element i of a standard normal draw (Box-Muller on the two 64-bit halves of block offset + i).
+// A standard normal from one block's four lanes: Box-Muller on its two 64-bit halves.
+LAMINA_HD double box_muller(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  const double u1 = 1.0 - uniform_double(a, b);  // (0, 1]
+  const double u2 = uniform_double(c, d);
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+// Element i of a standard normal draw: box_muller of block offset + i.
 LAMINA_HD double normal_at(uint64_t seed, uint64_t offset, uint64_t i) {
   const Philox4 r = philox4x32(offset + i, seed);
-  const double u1 = 1.0 - uniform_double(r.v[0], r.v[1]);  // (0, 1]
-  const double u2 = uniform_double(r.v[2], r.v[3]);
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+  return box_muller(r.v[0], r.v[1], r.v[2], r.v[3]);
 }
 
 #if !defined(__CUDACC__)

@@ -40,9 +40,7 @@ template <typename T>
 [[gnu::always_inline]] inline void normal_range_body(T* p, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
                                                      double mean, double std) {
   for_each_draw<4>(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e), [&](int64_t i, const uint32_t* r) {
-    const double u1 = 1.0 - uniform_double(r[0], r[1]);  // (0, 1]
-    const double u2 = uniform_double(r[2], r[3]);
-    p[i] = static_cast<T>(mean + std * (std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2)));
+    p[i] = static_cast<T>(mean + std * box_muller(r[0], r[1], r[2], r[3]));
   });
 }
 

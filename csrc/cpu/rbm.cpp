@@ -1,8 +1,8 @@
 // CPU kernel for ops/rbm.h: one CD-k / PCD-k update in a single call. Four (CD-1) GEMMs carry the
 // work: the up pass, the down pass, the second up pass, and one weight-gradient GEMM over the
-// stacked batch ([h0 / N; -hk / M]^T [v0; vk], K = N + M) accumulated into the velocity (for
-// large batches W is packed once per step for the up passes and once for the down passes; small
-// batches read it unpacked). The
+// stacked batch ([h0 / N; -hk / M]^T [v0; vk], K = N + M) accumulated into the velocity (W is
+// packed once per step for the down passes and, for large batches, once for the up passes, which
+// small batches read from W in place). The
 // bias add, the sigmoid and the Bernoulli/Gaussian sampling run as one pass over each GEMM's
 // output. Element i of a draw is element i of lamina.rand / lamina.randn at the draw's offset
 // (core/rng.h), so the result does not depend on the thread count.
@@ -40,7 +40,6 @@ void packed_gemm(int64_t M, const double* A, int64_t lda, const PackedB& B, doub
   dgemm_packed_b(false, M, 1.0, A, lda, B, 0.0, C, ldc);
 }
 
-
 // Up to this many rows per up pass, A W^T reads W unpacked (gemm.h s/dgemm_small_nt). Measured on
 // a Zen 3 core with 784 x 500 weights: unpacked wins up to about 40 rows (at 10 rows an up pass
 // takes 117 us against 163 us packed), packing once for both up passes wins from about 50.
@@ -71,16 +70,19 @@ struct Passes {
 int64_t row_grain(int64_t cols, int64_t elems = 16384) { return std::max<int64_t>(1, elems / std::max<int64_t>(cols, 1)); }
 
 // Row r of a draw (cols elements starting at flat index r * cols): Bernoulli samples u < mean,
-// or mean + N(0, 1) for Gaussian units. `out` may alias `mean`. Float Bernoulli draws, the common
-// case, generate their Philox blocks a chunk at a time (core/rng.h for_each_draw), which
-// vectorises in the AVX2 build of activate_rows.
+// or mean + N(0, 1) for Gaussian units. `out` may alias `mean`. Draws generate their Philox
+// blocks a chunk at a time (core/rng.h for_each_draw), which vectorises in the AVX2 build
+// of activate_rows.
 template <typename T>
 [[gnu::always_inline]] inline void sample_row(const T* mean, T* out, int64_t r, int64_t cols, bool gaussian,
                                               uint64_t seed, uint64_t off) {
   const uint64_t i0 = static_cast<uint64_t>(r) * static_cast<uint64_t>(cols);
   const uint64_t i1 = i0 + static_cast<uint64_t>(cols);
   if (gaussian) {
-    for (uint64_t i = i0; i < i1; ++i) out[i - i0] = mean[i - i0] + static_cast<T>(normal_at(seed, off, i));
+    for_each_draw<4>(seed, off, i0, i1, [&](int64_t i, const uint32_t* u) {
+      const int64_t c = i - static_cast<int64_t>(i0);
+      out[c] = mean[c] + static_cast<T>(box_muller(u[0], u[1], u[2], u[3]));
+    });
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
@@ -89,14 +91,10 @@ template <typename T>
       out[c] = uniform_float(u[0]) < mean[c] ? 1.0f : 0.0f;
     });
   } else {
-    for (uint64_t blk = i0 / 2; blk * 2 < i1; ++blk) {
-      const Philox4 q = philox4x32(off + blk, seed);
-      for (uint64_t l = 0; l < 2; ++l) {
-        const uint64_t i = blk * 2 + l;
-        if (i < i0 || i >= i1) continue;
-        out[i - i0] = uniform_double(q.v[2 * l], q.v[2 * l + 1]) < mean[i - i0] ? 1.0 : 0.0;
-      }
-    }
+    for_each_draw<2>(seed, off, i0, i1, [&](int64_t i, const uint32_t* u) {
+      const int64_t c = i - static_cast<int64_t>(i0);
+      out[c] = uniform_double(u[0], u[1]) < mean[c] ? 1.0 : 0.0;
+    });
   }
 }
 
