@@ -1,7 +1,6 @@
 // CPU kernels for ops/random.h: element i of a draw depends only on (seed, offset, i).
 #include "ops/random.h"
 
-#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
