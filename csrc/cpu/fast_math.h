@@ -19,9 +19,12 @@
 namespace lamina::cpu {
 namespace {
 
-[[gnu::always_inline]] inline float exp_f32(float x) {
+// exp(x) for x clamped to [-87.34, 88.38] (NaN stays NaN): the smallest normal float below the
+// range, about 2.7e38 above it. For callers that only add it to or divide by it (sigmoid, tanh),
+// where the clamped values give the same results as the true ones, at a third less work.
+[[gnu::always_inline]] inline float exp_f32_clamped(float x) {
   const float hi = 88.3762626647950f, lo = -87.3365478515625f;
-  float xc = x < lo ? lo : x;  // NaN stays NaN here and is restored below
+  float xc = x < lo ? lo : x;  // a comparison with NaN is false: NaN passes both clamps
   xc = xc > hi ? hi : xc;
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float t = xc * 1.44269504088896341f + magic;
@@ -42,10 +45,13 @@ namespace {
   const int32_t bits = (ni + 127) << 23;  // 2^n through the exponent bits
   float scale;
   std::memcpy(&scale, &bits, 4);
-  float e = p * scale;
-  e = x < lo ? 0.0f : e;
-  e = x > 88.7228317f ? std::numeric_limits<float>::infinity() : e;
-  return x != x ? x : e;
+  return p * scale;  // NaN: p is NaN whatever the scale
+}
+
+[[gnu::always_inline]] inline float exp_f32(float x) {
+  float e = exp_f32_clamped(x);
+  e = x < -87.3365478515625f ? 0.0f : e;
+  return x > 88.7228317f ? std::numeric_limits<float>::infinity() : e;
 }
 
 // An odd polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1) above.
@@ -58,7 +64,7 @@ namespace {
   p = p * z2 + 1.33314422036e-1f;
   p = p * z2 - 3.33332819422e-1f;
   const float small = p * z2 * x + x;
-  const float big = 1.0f - 2.0f / (exp_f32(z + z) + 1.0f);
+  const float big = 1.0f - 2.0f / (exp_f32_clamped(z + z) + 1.0f);
   const float r = x < 0.0f ? -big : big;
   return z < 0.625f ? small : r;
 }
@@ -66,7 +72,7 @@ namespace {
 // The gates' nonlinearities: the fits above for float32, libm for float64.
 template <typename T>
 [[gnu::always_inline]] inline T vsigmoid(T x) {
-  if constexpr (std::is_same_v<T, float>) return 1.0f / (1.0f + exp_f32(-x));
+  if constexpr (std::is_same_v<T, float>) return 1.0f / (1.0f + exp_f32_clamped(-x));
   else return T(1) / (T(1) + std::exp(-x));
 }
 

@@ -10,9 +10,10 @@
 //   backward:  per step, newest first:
 //                           dGates[t] from dh = dh_state + dY[t], dc_state    fused pass
 //                           dh_state[:bs] = dGates[t][:bs] W_hh                one GEMM (bs x H x G)
-//              dX = dGates W_ih,  dW_ih = dGates^T X,  dW_hh = dGates^T H_prev   one GEMM each
-//              (H_prev of step t is Y of the previous step; rows starting at t take hx instead,
-//              added as dGates_start^T hx), db = column sums of dGates (accumulated in the pass).
+//              dX = dGates W_ih                                                   one GEMM
+//              [dW_ih | dW_hh] = dGates^T [X | H_prev]                              one GEMM
+//              (H_prev of step t is Y of the previous step; rows starting at t take hx instead),
+//              db = column sums of dGates (accumulated in the pass).
 //
 // Threads: the time loop runs inside one parallel region. Each thread owns whole blocks of hidden
 // units (see GateLayout) and, at every step, computes its units' columns of the recurrent GEMM
@@ -108,15 +109,22 @@ struct GateLayout {
   }
 };
 
-// dst row col(q, j) = src row q*H + j (to_internal) or the reverse; rows of `cols` elements.
+// dst row col(q, j) = src row q*H + j (to_internal) or the reverse; rows of `cols` elements, the
+// source's and destination's rows ld_src and ld_dst apart.
 template <typename T>
-void permute_rows(const GateLayout& L, const T* src, T* dst, int64_t cols, bool to_internal) {
+void permute_rows(const GateLayout& L, const T* src, int64_t ld_src, T* dst, int64_t ld_dst, int64_t cols,
+                  bool to_internal) {
   for (int64_t q = 0; q < 4; ++q)
     for (int64_t j = 0; j < L.H; ++j) {
       const int64_t a = q * L.H + j, b = L.col(q, j);
-      const T* s = src + (to_internal ? a : b) * cols;
-      std::copy(s, s + cols, dst + (to_internal ? b : a) * cols);
+      const T* s = src + (to_internal ? a : b) * ld_src;
+      std::copy(s, s + cols, dst + (to_internal ? b : a) * ld_dst);
     }
+}
+
+template <typename T>
+void permute_rows(const GateLayout& L, const T* src, T* dst, int64_t cols, bool to_internal) {
+  permute_rows(L, src, cols, dst, cols, cols, to_internal);
 }
 
 // A barrier for the threads of the time loop: spins briefly (the other thread is normally a few
@@ -211,6 +219,16 @@ template <typename T>
     }
 }
 
+// Software prefetch of the n elements at p, for reading (RW = 0) or writing (1). The gate passes
+// read each row's slice of a few arrays, a few hundred bytes of a different 4 KiB page per row, where
+// the hardware prefetchers (which stop at page boundaries) barely start; they prefetch kAhead rows on.
+constexpr int64_t kAhead = 2;
+template <int RW, typename T>
+[[gnu::always_inline]] inline void prefetch_span(const T* p, int64_t n) {
+  const char* c = reinterpret_cast<const char*>(p);
+  for (int64_t i = 0; i < n * static_cast<int64_t>(sizeof(T)); i += 64) __builtin_prefetch(c + i, RW, 3);
+}
+
 // One step's backward gate pass over rows [0, bs) and gate blocks [b0, b1). Reads the saved
 // activated gates and cell states, dh = dh_state + dy, dc_state; writes the gate gradients (row
 // stride 4H), dc_state = dc * f, and adds the gate gradients into the bias sums db[4H].
@@ -220,7 +238,15 @@ template <typename T>
                                                        int64_t b1, const T* g, const T* cell, const T* cell_prev,
                                                        const T* cx, const T* dh_state, const T* dy, T* dc_state,
                                                        T* dg, double* db) {
-  for (int64_t r = 0; r < bs; ++r)
+  const int64_t u0 = b0 * kUnits, nu = std::min(H, b1 * kUnits) - u0;
+  for (int64_t r = 0; r < bs; ++r) {
+    if (const int64_t a = r + kAhead; a < bs) {
+      prefetch_span<0>(g + a * 4 * H + 4 * u0, 4 * nu);
+      prefetch_span<1>(dg + a * 4 * H + 4 * u0, 4 * nu);
+      prefetch_span<0>(cell + a * H + u0, nu);
+      prefetch_span<0>((a < bs_prev ? cell_prev : cx) + a * H + u0, nu);
+      if (dy) prefetch_span<0>(dy + a * H + u0, nu);
+    }
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits, off = b * 4 * kUnits;
       const T* __restrict gi = g + r * 4 * H + off;
@@ -259,6 +285,7 @@ template <typename T>
         dbo[j] += e;
       }
     }
+  }
 }
 
 LAMINA_COMPILE_TWICE(gates_forward, (int64_t bs, int64_t H, int64_t b0, int64_t b1, const T* bias, T* g,
@@ -421,7 +448,6 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
   permute_rows(L, w_hh.data<T>(), whh.data(), H, true);
   Tensor dg_t = Tensor::empty({rows, G}, dt);
   T* dg = dg_t.data<T>();
-  std::vector<T> dg_start(static_cast<size_t>(B * G), T(0));  // each row's gate gradient at its first step
   std::vector<double> db(static_cast<size_t>(G), 0.0);
   const T* g = gates.data<T>();
   const T* c = cells.data<T>();
@@ -447,8 +473,6 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
         gates_backward<T>(n, n_prev, H, b0, b1, g + off * G, c + off * H, s > 0 ? c + tp * B * H : nullptr, c0,
                           dh_state, dy ? dy + off * H : nullptr, dc_state, dgt, db.data());
       for (int64_t r = n; r < B; ++r) std::fill(dgt + r * G + c0_, dgt + r * G + c1_, T(0));
-      for (int64_t r = n_prev; r < n; ++r)
-        std::copy(dgt + r * G + c0_, dgt + r * G + c1_, dg_start.data() + r * G + c0_);
       const bool mult = n > 0 && (s > 0 || need_hx);
       if (mult) gemm_pack_a_cols(false, dgt, G, c0_, c1_, abufs.get(s, n));  // this thread's k range
       barrier.wait(nth);  // dGates[t] complete and packed: every thread's dh needs all its columns
@@ -458,23 +482,36 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
   if (gr.grad_input.defined())  // dX = dGates W_ih (both in the internal gate order)
     gemm(false, false, rows, I, G, dg, G, wih.data(), std::max<int64_t>(I, 1), T(0), gr.grad_input.data<T>(),
          std::max<int64_t>(I, 1));
-  std::vector<T> tmp;
-  if (gr.grad_w_ih.defined()) {
-    tmp.resize(static_cast<size_t>(G * I));
-    gemm(true, false, G, I, rows, dg, G, input.data<T>(), std::max<int64_t>(I, 1), T(0), tmp.data(),
-         std::max<int64_t>(I, 1));
-    permute_rows(L, tmp.data(), gr.grad_w_ih.data<T>(), I, false);
-  }
-  if (gr.grad_w_hh.defined()) {
-    tmp.resize(static_cast<size_t>(G * H));
+  // dW_ih = dGates^T X and dW_hh = dGates^T H_prev as one GEMM over the columns [X | H_prev], so
+  // that dGates^T, the large operand, is packed once. Row (t, r) of H_prev is the output of the
+  // step processed before t, or hx for a row that starts at t (the rows past bs[t] have zero gate
+  // gradients, so what they hold does not matter).
+  const bool want_ih = gr.grad_w_ih.defined(), want_hh = gr.grad_w_hh.defined();
+  if (want_ih || want_hh) {
+    const int64_t xi = want_ih ? I : 0, ncols = xi + (want_hh ? H : 0);
+    std::vector<T> xh(static_cast<size_t>(rows * ncols)), dw(static_cast<size_t>(G * ncols));
+    const T* x = input.data<T>();
     const T* yv = output.data<T>();
-    if (T_ > 1) {  // steps after the first pair with the previous step's output
-      const T* a = reverse ? dg : dg + B * G;
-      const T* hp = reverse ? yv + B * H : yv;
-      gemm(true, false, G, H, (T_ - 1) * B, a, G, hp, H, T(0), tmp.data(), H);
-    }
-    gemm(true, false, G, H, B, dg_start.data(), G, hx.data<T>(), H, T_ > 1 ? T(1) : T(0), tmp.data(), H);
-    permute_rows(L, tmp.data(), gr.grad_w_hh.data<T>(), H, false);
+    const T* h0 = hx.data<T>();
+    parallel_for(0, T_, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, B * ncols)), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t s = reverse ? T_ - 1 - t : t;
+        const int64_t tp = reverse ? t + 1 : t - 1;
+        const int64_t n_prev = s > 0 ? active(tp) : 0;
+        for (int64_t r = 0; r < B; ++r) {
+          T* o = xh.data() + (t * B + r) * ncols;
+          if (want_ih) std::copy(x + (t * B + r) * I, x + (t * B + r + 1) * I, o);
+          if (want_hh) {
+            const T* h = r < n_prev ? yv + (tp * B + r) * H : h0 + r * H;
+            std::copy(h, h + H, o + xi);
+          }
+        }
+      }
+    });
+    gemm(true, false, G, ncols, rows, dg, G, xh.data(), std::max<int64_t>(ncols, 1), T(0), dw.data(),
+         std::max<int64_t>(ncols, 1));
+    if (want_ih) permute_rows(L, dw.data(), ncols, gr.grad_w_ih.data<T>(), I, I, false);
+    if (want_hh) permute_rows(L, dw.data() + xi, ncols, gr.grad_w_hh.data<T>(), H, H, false);
   }
   if (gr.grad_bias.defined()) {
     std::vector<T> dbt(db.begin(), db.end());
