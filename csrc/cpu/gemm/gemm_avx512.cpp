@@ -23,6 +23,7 @@ struct Avx512Float {
   static V set1(T x) { return _mm512_set1_ps(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static T hsum(V v) {  // through memory: GCC 12's intrinsics for the halves warn -Wuninitialized
     alignas(64) float t[16];
     _mm512_store_ps(t, v);
@@ -45,6 +46,7 @@ struct Avx512Double {
   static V set1(T x) { return _mm512_set1_pd(x); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static T hsum(V v) {
     alignas(64) double t[8];
     _mm512_store_pd(t, v);

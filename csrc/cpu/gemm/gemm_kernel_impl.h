@@ -22,23 +22,51 @@ template <typename I>
 inline I imin(I a, I b) { return a < b ? a : b; }
 
 // C[0:ROWS, 0:NV*W] = alpha * A * B + beta * C over kc steps, A packed in panels of MR rows (ROWS
-// <= MR: the last, short panel of a block); ROWS x NV accumulators stay in registers.
+// <= MR: the last, short panel of a block); ROWS x NV accumulators stay in registers. An FMA's
+// result is an input of the next step's FMA on the same accumulator 4-5 cycles later, so with two
+// FMA pipes a tile needs 8 or more independent accumulators to keep them busy: the short panels
+// with fewer (1-3 rows at NV = 2) split k into KS interleaved phases, each with its own
+// accumulators, added together at the end.
 template <class S, int MR, int NV, int ROWS = MR>
 inline void micro_kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
                          typename S::T* __restrict c, int64_t ldc, typename S::T alpha, typename S::T beta) {
   using V = typename S::V;
   constexpr int W = S::W;
-  V acc[ROWS][NV];
+  constexpr int KS = ROWS * NV >= 8 ? 1 : (ROWS * NV >= 4 ? 2 : 4);
+  V acc[KS][ROWS][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < ROWS; ++i) {
     // C is read (beta != 0) or written only after the k loop: start fetching its lines now.
     __builtin_prefetch(c + i * ldc, 1);
     __builtin_prefetch(c + i * ldc + NV * W - 1, 1);
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
   }
 #pragma GCC unroll 4
-  for (int64_t l = 0; l < kc; ++l) {
+  for (int s = 0; s < KS; ++s)
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[s][i][j] = S::zero();
+  int64_t l = 0;
+  if constexpr (KS > 1) {
+    for (; l + KS <= kc; l += KS) {
+#pragma GCC unroll 4
+      for (int s = 0; s < KS; ++s) {
+        V bv[NV];
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) bv[j] = S::load(b + s * NV * W + j * W);
+#pragma GCC unroll 32
+        for (int i = 0; i < ROWS; ++i) {
+          const V av = S::bcast(a + s * MR + i);
+#pragma GCC unroll 8
+          for (int j = 0; j < NV; ++j) acc[s][i][j] = S::fma(av, bv[j], acc[s][i][j]);
+        }
+      }
+      a += KS * MR;
+      b += KS * NV * W;
+    }
+  }
+#pragma GCC unroll 4
+  for (; l < kc; ++l) {
     V bv[NV];
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
@@ -46,17 +74,23 @@ inline void micro_kernel(int64_t kc, const typename S::T* __restrict a, const ty
     for (int i = 0; i < ROWS; ++i) {
       const V av = S::bcast(a + i);
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+      for (int j = 0; j < NV; ++j) acc[0][i][j] = S::fma(av, bv[j], acc[0][i][j]);
     }
     a += MR;
     b += NV * W;
   }
+#pragma GCC unroll 4
+  for (int s = 1; s < KS; ++s)
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[0][i][j] = S::add(acc[0][i][j], acc[s][i][j]);
   const V va = S::set1(alpha);
   if (beta == typename S::T(0)) {
 #pragma GCC unroll 32
     for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) S::storeu(c + i * ldc + j * W, S::mul(acc[i][j], va));
+      for (int j = 0; j < NV; ++j) S::storeu(c + i * ldc + j * W, S::mul(acc[0][i][j], va));
   } else {
     const V vb = S::set1(beta);
 #pragma GCC unroll 32
@@ -64,7 +98,7 @@ inline void micro_kernel(int64_t kc, const typename S::T* __restrict a, const ty
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) {
         typename S::T* p = c + i * ldc + j * W;
-        S::storeu(p, S::fma(acc[i][j], va, S::mul(S::loadu(p), vb)));
+        S::storeu(p, S::fma(acc[0][i][j], va, S::mul(S::loadu(p), vb)));
       }
   }
 }
@@ -134,6 +168,7 @@ struct ScalarTraits {
   static V set1(T x) { return x; }
   static V fma(V a, V b, V c) { return a * b + c; }
   static V mul(V a, V b) { return a * b; }
+  static V add(V a, V b) { return a + b; }
   static T hsum(V v) { return v; }
 };
 
@@ -224,6 +259,7 @@ struct Avx2Float {
   static V set1(T x) { return _mm256_set1_ps(x); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static T hsum(V v) {
     __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     x = _mm_add_ps(x, _mm_movehl_ps(x, x));
@@ -243,6 +279,7 @@ struct Avx2Double {
   static V set1(T x) { return _mm256_set1_pd(x); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
   static T hsum(V v) {
     const __m128d x = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(x, _mm_unpackhi_pd(x, x)));
