@@ -233,59 +233,82 @@ template <int RW, typename T>
 
 // One step's backward gate pass over rows [0, bs) and gate blocks [b0, b1). Reads the saved
 // activated gates and cell states, dh = dh_state + dy, dc_state; writes the gate gradients (row
-// stride 4H), dc_state = dc * f, and adds the gate gradients into the bias sums db[4H].
+// stride 4H), dc_state = dc * f, and adds the gate gradients into the bias sums db[4H]. tanh(c)
+// and dh go through small buffers first, which keeps the main loop's chains short (as in the
+// forward pass).
 // Rows r < bs_prev continue from cell_prev; the others start here from cx.
 template <typename T>
 [[gnu::always_inline]] inline void gates_backward_body(int64_t bs, int64_t bs_prev, int64_t H, int64_t b0,
                                                        int64_t b1, const T* g, const T* cell, const T* cell_prev,
                                                        const T* cx, const T* dh_state, const T* dy, T* dc_state,
                                                        T* dg, double* db) {
-  const int64_t u0 = b0 * kUnits, nu = std::min(H, b1 * kUnits) - u0;
-  for (int64_t r = 0; r < bs; ++r) {
-    if (const int64_t a = r + kAhead; a < bs) {
-      prefetch_span<0>(g + a * 4 * H + 4 * u0, 4 * nu);
-      prefetch_span<1>(dg + a * 4 * H + 4 * u0, 4 * nu);
-      prefetch_span<0>(cell + a * H + u0, nu);
-      prefetch_span<0>((a < bs_prev ? cell_prev : cx) + a * H + u0, nu);
-      if (dy) prefetch_span<0>(dy + a * H + u0, nu);
-    }
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits, off = b * 4 * kUnits;
-      const T* __restrict gi = g + r * 4 * H + off;
-      const T* __restrict gf = gi + w;
-      const T* __restrict gg = gi + 2 * w;
-      const T* __restrict go = gi + 3 * w;
-      const T* __restrict c = cell + r * H + u;
-      const T* __restrict cp = (r < bs_prev ? cell_prev : cx) + r * H + u;
-      const T* __restrict dhs = dh_state + r * H + u;
-      const T* __restrict dyr = dy ? dy + r * H + u : nullptr;
-      T* __restrict dcs = dc_state + r * H + u;
-      T* __restrict di = dg + r * 4 * H + off;
-      T* __restrict df = di + w;
-      T* __restrict dgg = di + 2 * w;
-      T* __restrict dgo = di + 3 * w;
-      double* __restrict dbi = db + off;
-      double* __restrict dbf = dbi + w;
-      double* __restrict dbg = dbi + 2 * w;
-      double* __restrict dbo = dbi + 3 * w;
-#pragma GCC ivdep
-      for (int64_t j = 0; j < w; ++j) {
-        const T i = gi[j], f = gf[j], gv = gg[j], o = go[j];
-        const T tc = vtanh<T>(c[j]);
-        const T dh = dyr ? dhs[j] + dyr[j] : dhs[j];
-        const T dc = dcs[j] + dh * o * (T(1) - tc * tc);
-        const T a = dc * gv * i * (T(1) - i), bb = dc * cp[j] * f * (T(1) - f);
-        const T d = dc * i * (T(1) - gv * gv), e = dh * tc * o * (T(1) - o);
-        di[j] = a;
-        df[j] = bb;
-        dgg[j] = d;
-        dgo[j] = e;
-        dcs[j] = dc * f;
-        dbi[j] += a;
-        dbf[j] += bb;
-        dbg[j] += d;
-        dbo[j] += e;
+  // The bias gradients of this step's rows are summed in T first, then added into db once per
+  // step (a conversion to double and a double add per element and step, not per row); blocks
+  // go kBlocks at a time through the sums' buffer.
+  constexpr int64_t kBlocks = 8;
+  T dbs[4 * kUnits * kBlocks];
+  for (int64_t bb0 = b0; bb0 < b1; bb0 += kBlocks) {
+    const int64_t bb1 = std::min(b1, bb0 + kBlocks);
+    const int64_t u0 = bb0 * kUnits, nu = std::min(H, bb1 * kUnits) - u0;
+    std::fill(dbs, dbs + 4 * kUnits * (bb1 - bb0), T(0));
+    for (int64_t r = 0; r < bs; ++r) {
+      if (const int64_t a = r + kAhead; a < bs) {
+        prefetch_span<0>(g + a * 4 * H + 4 * u0, 4 * nu);
+        prefetch_span<1>(dg + a * 4 * H + 4 * u0, 4 * nu);
+        prefetch_span<0>(cell + a * H + u0, nu);
+        prefetch_span<0>((a < bs_prev ? cell_prev : cx) + a * H + u0, nu);
+        if (dy) prefetch_span<0>(dy + a * H + u0, nu);
       }
+      for (int64_t b = bb0; b < bb1; ++b) {
+        const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits, off = b * 4 * kUnits;
+        const T* __restrict gi = g + r * 4 * H + off;
+        const T* __restrict gf = gi + w;
+        const T* __restrict gg = gi + 2 * w;
+        const T* __restrict go = gi + 3 * w;
+        const T* __restrict c = cell + r * H + u;
+        const T* __restrict cp = (r < bs_prev ? cell_prev : cx) + r * H + u;
+        const T* __restrict dhs = dh_state + r * H + u;
+        const T* __restrict dyr = dy ? dy + r * H + u : nullptr;
+        T* __restrict dcs = dc_state + r * H + u;
+        T* __restrict di = dg + r * 4 * H + off;
+        T* __restrict df = di + w;
+        T* __restrict dgg = di + 2 * w;
+        T* __restrict dgo = di + 3 * w;
+        T* __restrict si = dbs + (b - bb0) * 4 * kUnits;
+        T* __restrict sf = si + w;
+        T* __restrict sg = si + 2 * w;
+        T* __restrict so = si + 3 * w;
+        T tc[kUnits], dh[kUnits];
+#pragma GCC ivdep
+        for (int64_t j = 0; j < w; ++j) tc[j] = vtanh<T>(c[j]);
+        if (dyr) {
+#pragma GCC ivdep
+          for (int64_t j = 0; j < w; ++j) dh[j] = dhs[j] + dyr[j];
+        } else {
+          std::copy(dhs, dhs + w, dh);
+        }
+#pragma GCC ivdep
+        for (int64_t j = 0; j < w; ++j) {
+          const T i = gi[j], f = gf[j], gv = gg[j], o = go[j];
+          const T dc = dcs[j] + dh[j] * o * (T(1) - tc[j] * tc[j]);
+          const T a = dc * gv * i * (T(1) - i), bb = dc * cp[j] * f * (T(1) - f);
+          const T d = dc * i * (T(1) - gv * gv), e = dh[j] * tc[j] * o * (T(1) - o);
+          di[j] = a;
+          df[j] = bb;
+          dgg[j] = d;
+          dgo[j] = e;
+          dcs[j] = dc * f;
+          si[j] += a;
+          sf[j] += bb;
+          sg[j] += d;
+          so[j] += e;
+        }
+      }
+    }
+    for (int64_t b = bb0; b < bb1; ++b) {
+      const int64_t w4 = 4 * std::min(kUnits, H - b * kUnits), off = b * 4 * kUnits;
+      const T* s = dbs + (b - bb0) * 4 * kUnits;
+      for (int64_t j = 0; j < w4; ++j) db[off + j] += static_cast<double>(s[j]);
     }
   }
 }

@@ -184,6 +184,22 @@ def test_lstm_float32_parity_benchmark_sized():
     run_pair(tm, lm, rand(13, 21, 37), (rand(1, 21, 131), rand(1, 21, 131)), False)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lstm_wide_hidden_parity(threads):
+    # H = 300: ten 32-unit gate blocks, more than the backward pass's bias-sum buffer holds at once
+    # (csrc/cpu/lstm.cpp, kBlocks = 8) when one thread owns them all.
+    torch.manual_seed(8)
+    tm = torch.nn.LSTM(4, 300)
+    lm = nn.LSTM(4, 300)
+    torch_to_lamina(tm, lm)
+    old = lamina.get_num_threads()
+    lamina.set_num_threads(threads)
+    try:
+        run_pair(tm, lm, rand(3, 5, 4), (rand(1, 5, 300), rand(1, 5, 300)), False)
+    finally:
+        lamina.set_num_threads(old)
+
+
 def test_lstm_large_batch_parity():
     # More rows than one cache block of the GEMM (144 on AVX2), bidirectional, packed rows.
     torch.manual_seed(7)
