@@ -1,12 +1,13 @@
 """nn.LSTM forward and forward+backward against torch.nn.LSTM in the same run: 1 layer, input 128,
-hidden 256 and 512, 64 steps, batch 32 and 64 (the shapes of issue 4).
+hidden 256 and 512, 64 steps, batch 32 and 64 (the shapes of issue 4). `--cell gru` runs nn.GRU
+against torch.nn.GRU on the same shapes instead.
 
-    python benchmarks/bench_lstm.py [--threads 2] [--rounds 3] [--clock wall|cpu] [--json benchmarks/results/lstm.json]
+    python benchmarks/bench_lstm.py [--threads 2] [--rounds 3] [--clock wall|cpu] [--cell lstm|gru] [--json benchmarks/results/lstm.json]
 
 Lamina and PyTorch alternate (rounds of medians) because the machine is shared; the load average
 goes into the JSON. `--clock cpu` times with the process's CPU time instead of the wall clock: with
 one thread on a busy machine it measures the work each library does, whatever the other programs
-take. GFLOP/s count the GEMMs only: forward 2*T*B*(I+H)*4H, forward+backward three
+take. GFLOP/s count the GEMMs only: forward 2*T*B*(I+H)*4H (3H for the GRU), forward+backward three
 times that.
 """
 
@@ -53,6 +54,7 @@ def main() -> None:
     p.add_argument("--json", default=None)
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     p.add_argument("--only", default=None, help="run one case, e.g. 512x64 (hidden x batch)")
+    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
     args = p.parse_args()
     import torch
 
@@ -60,20 +62,21 @@ def main() -> None:
         lamina.set_num_threads(args.threads)
     torch.set_num_threads(lamina.get_num_threads())
     load_before = os.getloadavg()
-    rep = Report("lstm (cpu)", "torch")
+    rep = Report(f"{args.cell} (cpu)", "torch")
+    gates = 4 if args.cell == "lstm" else 3
     rng = np.random.default_rng(0)
     for H, B in CASES:
         if args.only and args.only != f"{H}x{B}":
             continue
         torch.manual_seed(0)
-        tm = torch.nn.LSTM(IN, H)
-        lm = lamina.nn.LSTM(IN, H)
+        tm = (torch.nn.LSTM if args.cell == "lstm" else torch.nn.GRU)(IN, H)
+        lm = (lamina.nn.LSTM if args.cell == "lstm" else lamina.nn.GRU)(IN, H)
         lm.load_state_dict({k: lamina.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
         x = rng.standard_normal((T, B, IN)).astype(np.float32)
         g = rng.standard_normal((T, B, H)).astype(np.float32)
         lx, lg = lamina.tensor(x), lamina.tensor(g)
         tx, tg = torch.tensor(x), torch.tensor(g)
-        flops = 2 * T * B * (IN + H) * 4 * H
+        flops = 2 * T * B * (IN + H) * gates * H
 
         def fwd_l():
             with lamina.no_grad():
