@@ -2,7 +2,8 @@
 hidden 256 and 512, 64 steps, batch 32 and 64 (the shapes of issue 4). `--cell gru` runs nn.GRU
 against torch.nn.GRU on the same shapes instead.
 
-    python benchmarks/bench_lstm.py [--threads 2] [--rounds 3] [--clock wall|cpu] [--cell lstm|gru] [--json benchmarks/results/lstm.json]
+    python benchmarks/bench_lstm.py [--threads 2] [--rounds 3] [--clock wall|cpu] [--cell lstm|gru]
+                                    [--json benchmarks/results/lstm.json]
 
 Lamina and PyTorch alternate (rounds of medians) because the machine is shared; the load average
 goes into the JSON. `--clock cpu` times with the process's CPU time instead of the wall clock: with
