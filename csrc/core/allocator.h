@@ -27,4 +27,18 @@ MemoryStats cpu_memory_stats();
 // Returns the CPU blocks cached for reuse to the system.
 void empty_cpu_cache();
 
+// A kernel's temporary CPU buffer of n elements of T, left uninitialised. It comes from
+// allocate(), so a large one is the same cached block call after call: no page faults, and no
+// zeroing as with std::vector.
+template <typename T>
+class CpuScratch {
+ public:
+  explicit CpuScratch(int64_t n)
+      : mem_(allocate(sizeof(T) * static_cast<size_t>(n > 0 ? n : 1), Device())) {}
+  T* data() const { return static_cast<T*>(mem_.get()); }
+
+ private:
+  DataPtr mem_;
+};
+
 }  // namespace lamina

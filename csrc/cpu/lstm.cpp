@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/parallel.h"
 #include "cpu/fast_math.h"
 #include "cpu/gemm/gemm.h"
@@ -122,15 +123,6 @@ void permute_rows(const GateLayout& L, const T* src, int64_t ld_src, T* dst, int
     }
   });
 }
-
-// Scratch memory from the tensor allocator, whose block cache hands the same large blocks back
-// call after call (no page faults), left uninitialised (std::vector would zero it first).
-template <typename T>
-struct Scratch {
-  Tensor t;
-  explicit Scratch(int64_t n) : t(Tensor::empty({std::max<int64_t>(n, 1)}, DTypeOf<T>::value)) {}
-  T* data() { return t.data<T>(); }
-};
 
 template <typename T>
 void permute_rows(const GateLayout& L, const T* src, T* dst, int64_t cols, bool to_internal) {
@@ -415,7 +407,7 @@ void forward_impl(const LstmForward& out, const Tensor& input, const Tensor& hx,
   // units of the other.
   std::vector<T> hbuf(static_cast<size_t>(2 * B * H));
   std::copy(hx.data<T>(), hx.data<T>() + B * H, hbuf.begin());
-  Scratch<T> wih(G * I), whh(G * H);
+  CpuScratch<T> wih(G * I), whh(G * H);
   permute_rows(L, w_ih.data<T>(), wih.data(), I, true);
   permute_rows(L, w_hh.data<T>(), whh.data(), H, true);
   const int64_t rows = T_ * B;
@@ -478,7 +470,7 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
   else std::fill(dh_state, dh_state + B * H, T(0));
   if (grad_c_n.defined()) std::copy(grad_c_n.data<T>(), grad_c_n.data<T>() + B * H, dc_state);
   else std::fill(dc_state, dc_state + B * H, T(0));
-  Scratch<T> wih(G * I), whh(G * H);
+  CpuScratch<T> wih(G * I), whh(G * H);
   permute_rows(L, w_ih.data<T>(), wih.data(), I, true);
   permute_rows(L, w_hh.data<T>(), whh.data(), H, true);
   Tensor dg_t = Tensor::empty({rows, G}, dt);
@@ -524,7 +516,7 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
   const bool want_ih = gr.grad_w_ih.defined(), want_hh = gr.grad_w_hh.defined();
   if (want_ih || want_hh) {
     const int64_t xi = want_ih ? I : 0, ncols = xi + (want_hh ? H : 0);
-    Scratch<T> xh(rows * ncols), dw(G * ncols);
+    CpuScratch<T> xh(rows * ncols), dw(G * ncols);
     const T* x = input.data<T>();
     const T* yv = output.data<T>();
     const T* h0 = hx.data<T>();

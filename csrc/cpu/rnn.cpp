@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/parallel.h"
 #include "cpu/fast_math.h"
 #include "cpu/gemm/gemm.h"
@@ -235,13 +236,13 @@ void forward_impl(RnnMode mode, const Tensor& input, const Tensor& hx, const Ten
   if (T_ == 0 || B == 0) return;
 
   // XW = X W_ih^T + b_ih over all steps.
-  std::vector<T> xw(static_cast<size_t>(T_ * B * GH));
+  CpuScratch<T> xw(T_ * B * GH);
   if (bih) {
     parallel_for(0, T_ * B, row_grain(GH), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) std::copy(bih, bih + GH, xw.data() + r * GH);
     });
   } else if (I == 0) {
-    std::fill(xw.begin(), xw.end(), T(0));
+    std::fill(xw.data(), xw.data() + T_ * B * GH, T(0));
   }
   const bool small = T_ * B <= kSmallRows;
   if (small && I > 0)
@@ -301,10 +302,13 @@ void backward_impl(RnnMode mode, const Tensor& grad_output, const Tensor& grad_h
 
   std::vector<T> dh(grad_h_n.data<T>(), grad_h_n.data<T>() + B * H);
   const size_t n_gates = static_cast<size_t>(T_ * B * GH);
-  std::vector<T> dgx(n_gates, T(0));
-  std::vector<T> dgh_store(gru ? n_gates : 0, T(0));
+  // Zeroed: rows past a step's batch size are never written and must add nothing.
+  CpuScratch<T> dgx(static_cast<int64_t>(n_gates)), dgh_store(gru ? static_cast<int64_t>(n_gates) : 0);
+  CpuScratch<T> hp(need_w ? T_ * B * H : 0);
+  std::fill(dgx.data(), dgx.data() + n_gates, T(0));
+  if (gru) std::fill(dgh_store.data(), dgh_store.data() + n_gates, T(0));
+  if (need_w) std::fill(hp.data(), hp.data() + T_ * B * H, T(0));
   T* dgh = gru ? dgh_store.data() : dgx.data();
-  std::vector<T> hp(need_w ? static_cast<size_t>(T_ * B * H) : 0, T(0));
 
   const PackedB wp = pack_b(false, GH, H, w_hh.data<T>(), H);  // op(B) = W_hh [GH, H], packed once
   const bool relu = mode == RnnMode::Relu;
