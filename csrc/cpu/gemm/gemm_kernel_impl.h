@@ -334,7 +334,8 @@ inline void pack_a_avx(bool trans, const float* x, int64_t ldx, int64_t m, int64
           for (int g = 0; g < G; ++g) {
             const int rows = imin(8, MR - 8 * g);
             const float* s = src + q * ldx + i0 + 8 * g;
-            _mm256_storeu_ps(o + q * MR + 8 * g, rows == 8 ? _mm256_loadu_ps(s) : _mm256_maskload_ps(s, first_lanes(rows)));
+            const __m256 v = rows == 8 ? _mm256_loadu_ps(s) : _mm256_maskload_ps(s, first_lanes(rows));
+            _mm256_storeu_ps(o + q * MR + 8 * g, v);
           }
       }
     }
