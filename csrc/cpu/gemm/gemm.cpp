@@ -174,35 +174,45 @@ struct Problem {
   const T* b_at(int64_t l, int64_t j) const { return tb ? B + j * ldb + l : B + l * ldb + j; }
 };
 
-// C[0:mc, 0:nc] (+)= alpha * packed A block * packed B panel, tile by tile.
+// C[0:mc, 0:nc] (+)= alpha * packed A block * packed B panel, tile by tile: each sliver of B with
+// every full panel of A, while it sits in L1. A short last panel of A (mc % MR rows) of 2 or 3 rows
+// is multiplied with several slivers at a time, once they have all been used (kShortPanelGroup).
 template <typename T>
 void macro_kernel(const KernelFamily<T>& f, int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* bp, T* c,
                   int64_t ldc, T alpha, T beta) {
   const int mr = f.mr, nr = f.nr;
+  const int64_t mfull = mc - mc % mr, nfull = nc - nc % nr;
+  const int m_short = static_cast<int>(mc - mfull);
+  const bool multi = m_short >= gemm::kShortMultiMinRows && m_short <= gemm::kShortMultiMaxRows;
+  const int64_t group = multi ? gemm::kShortPanelGroup : 1;
   alignas(64) T tile[kMaxTile];
+  int64_t pending = 0;  // full slivers before jr not yet multiplied with the short panel
   for (int64_t jr = 0; jr < nc; jr += nr) {
     const int64_t n = std::min<int64_t>(nr, nc - jr);
     const T* b = bp + jr * kc;
-    for (int64_t ir = 0; ir < mc; ir += mr) {
+    if (n == nr) {
+      for (int64_t ir = 0; ir < mfull; ir += mr) f.kernel(kc, ap + ir * kc, b, c + ir * ldc + jr, ldc, alpha, beta);
+      ++pending;
+      if (m_short > 0 && (pending == group || jr + nr == nfull)) {
+        const int64_t j0 = jr + nr - pending * nr;
+        f.kernel_m(m_short, pending, kc, ap + mfull * kc, bp + j0 * kc, c + mfull * ldc + j0, ldc, alpha, beta);
+        pending = 0;
+      }
+      continue;
+    }
+    for (int64_t ir = 0; ir < mc; ir += mr) {  // the last, narrow sliver: through the scratch tile
       const int64_t m = std::min<int64_t>(mr, mc - ir);
       const T* a = ap + ir * kc;
       T* cij = c + ir * ldc + jr;
-      if (n == nr) {
-        if (m == mr)
-          f.kernel(kc, a, b, cij, ldc, alpha, beta);
-        else
-          f.kernel_m(static_cast<int>(m), kc, a, b, cij, ldc, alpha, beta);
-      } else {
-        if (m == mr)
-          f.kernel(kc, a, b, tile, nr, T(1), T(0));
-        else
-          f.kernel_m(static_cast<int>(m), kc, a, b, tile, nr, T(1), T(0));
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) {
-            T& out = cij[i * ldc + j];
-            out = beta == T(0) ? alpha * tile[i * nr + j] : alpha * tile[i * nr + j] + beta * out;
-          }
-      }
+      if (m == mr)
+        f.kernel(kc, a, b, tile, nr, T(1), T(0));
+      else
+        f.kernel_m(static_cast<int>(m), 1, kc, a, b, tile, nr, T(1), T(0));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          T& out = cij[i * ldc + j];
+          out = beta == T(0) ? alpha * tile[i * nr + j] : alpha * tile[i * nr + j] + beta * out;
+        }
     }
   }
 }

@@ -19,7 +19,7 @@ namespace lamina::cpu::gemm {
 namespace {
 
 template <typename I>
-inline I imin(I a, I b) { return a < b ? a : b; }
+constexpr I imin(I a, I b) { return a < b ? a : b; }
 
 // C[0:ROWS, 0:NV*W] = alpha * A * B + beta * C over kc steps, A packed in panels of MR rows (ROWS
 // <= MR: the last, short panel of a block); ROWS x NV accumulators stay in registers. An FMA's
@@ -103,15 +103,90 @@ inline void micro_kernel(int64_t kc, const typename S::T* __restrict a, const ty
   }
 }
 
-// The short-panel kernels: m (1 .. MR - 1) rows of C.
+// A short panel's rows (ROWS * NV < 8 accumulators per B panel: 1-3 rows of a 6 x 16 tile) over
+// P consecutive full B panels at once (panel p at b + p * kc * NR, its C columns at p * NR): the
+// P * ROWS * NV accumulators are independent chains, so the FMA pipes stay busy without
+// splitting k as micro_kernel does, and each broadcast of A feeds P * NV FMAs.
+template <class S, int MR, int NV, int ROWS, int P>
+inline void micro_kernel_multi(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
+                               typename S::T* __restrict c, int64_t ldc, typename S::T alpha, typename S::T beta) {
+  using V = typename S::V;
+  constexpr int W = S::W, NR = NV * W;
+  V acc[ROWS][P][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      __builtin_prefetch(c + i * ldc + p * NR, 1);
+      __builtin_prefetch(c + i * ldc + p * NR + NR - 1, 1);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][p][j] = S::zero();
+    }
+  const int64_t bstride = kc * NR;
+#pragma GCC unroll 2
+  for (int64_t l = 0; l < kc; ++l) {
+    V av[ROWS];
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i) av[i] = S::bcast(a + i);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        const V bv = S::load(b + p * bstride + j * W);
+#pragma GCC unroll 32
+        for (int i = 0; i < ROWS; ++i) acc[i][p][j] = S::fma(av[i], bv, acc[i][p][j]);
+      }
+    a += MR;
+    b += NR;
+  }
+  const V va = S::set1(alpha);
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        typename S::T* q = c + i * ldc + p * NR + j * W;
+        if (beta == typename S::T(0))
+          S::storeu(q, S::mul(acc[i][p][j], va));
+        else
+          S::storeu(q, S::fma(acc[i][p][j], va, S::mul(S::loadu(q), S::set1(beta))));
+      }
+}
+
+// ROWS rows over `panels` full B panels: groups of P, then the rest in smaller groups. Every
+// group, even of one panel, sums k in the same order, so a result never depends on how the
+// driver's threads split the panels.
+template <class S, int MR, int NV, int ROWS, int P>
+inline void short_panel_run(int64_t panels, int64_t kc, const typename S::T* a, const typename S::T* b,
+                            typename S::T* c, int64_t ldc, typename S::T alpha, typename S::T beta) {
+  constexpr int64_t NR = NV * S::W;
+  int64_t q = 0;
+  for (; q + P <= panels; q += P)
+    micro_kernel_multi<S, MR, NV, ROWS, P>(kc, a, b + q * kc * NR, c + q * NR, ldc, alpha, beta);
+  if constexpr (P > 1)
+    if (q < panels)
+      short_panel_run<S, MR, NV, ROWS, P - 1>(panels - q, kc, a, b + q * kc * NR, c + q * NR, ldc, alpha, beta);
+}
+
+// The short-panel kernels: m (1 .. MR - 1) rows of C over `panels` consecutive full B panels (see
+// kShortPanelGroup). 2 or 3 rows take several panels at once, as many as give a full tile's
+// number of accumulators (at most kShortPanelGroup).
 template <class S, int MR, int NV, int ROWS = MR - 1>
-inline void micro_kernel_rows(int m, int64_t kc, const typename S::T* a, const typename S::T* b, typename S::T* c,
-                              int64_t ldc, typename S::T alpha, typename S::T beta) {
+inline void micro_kernel_rows(int m, int64_t panels, int64_t kc, const typename S::T* a, const typename S::T* b,
+                              typename S::T* c, int64_t ldc, typename S::T alpha, typename S::T beta) {
   if constexpr (ROWS >= 1) {
-    if (m == ROWS)
-      micro_kernel<S, MR, NV, ROWS>(kc, a, b, c, ldc, alpha, beta);
-    else
-      micro_kernel_rows<S, MR, NV, ROWS - 1>(m, kc, a, b, c, ldc, alpha, beta);
+    if (m == ROWS) {
+      if constexpr (ROWS >= kShortMultiMinRows && ROWS <= kShortMultiMaxRows) {
+        short_panel_run<S, MR, NV, ROWS, imin(kShortPanelGroup, MR / ROWS)>(panels, kc, a, b, c, ldc, alpha, beta);
+      } else {
+        constexpr int64_t NR = NV * S::W;
+        for (int64_t q = 0; q < panels; ++q)
+          micro_kernel<S, MR, NV, ROWS>(kc, a, b + q * kc * NR, c + q * NR, ldc, alpha, beta);
+      }
+    } else {
+      micro_kernel_rows<S, MR, NV, ROWS - 1>(m, panels, kc, a, b, c, ldc, alpha, beta);
+    }
   }
 }
 
@@ -311,14 +386,41 @@ inline __m256i first_lanes(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// Float packers with AVX2 for full panels (MR, NR any size). A vector store of 8 may run past the
-// MR values of step l into step l + 1's, which is written afterwards; the last step of a panel is
-// stored by scalar code, so a packer never writes outside the panels it was given (threads pack
-// neighbouring panels of one buffer at the same time).
+// One panel of a non-transposed A (rows <= MR of them; the rest of the panel is zeros): 8 x 8
+// blocks transposed in registers. Inlined with rows = MR for full panels.
+template <int MR>
+__attribute__((always_inline)) inline void pack_a_nt_panel(const float* x, int64_t ldx, int rows, int64_t k,
+                                                            float* o) {
+  constexpr int G = (MR + 7) / 8;  // groups of 8 rows
+  int64_t l = 0;
+  for (; l + 8 < k; l += 8) {  // < k: the spill of step l + 7 lands in step l + 8
+    __m256 r[G][8];
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j)
+        r[g][j] = 8 * g + j < rows ? _mm256_loadu_ps(x + (8 * g + j) * ldx + l) : _mm256_setzero_ps();
+      transpose8(r[g]);
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; ++q)
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g) _mm256_storeu_ps(o + (l + q) * MR + 8 * g, r[g][q]);
+  }
+  for (; l < k; ++l)
+    for (int r = 0; r < MR; ++r) o[l * MR + r] = r < rows ? x[r * ldx + l] : 0.0f;
+}
+
+// Float packers with AVX2 (MR, NR any size). A vector store of 8 may run past the MR values of
+// step l into step l + 1's, which is written afterwards; the last step of a panel is stored by
+// scalar code, so a packer never writes outside the panels it was given (threads pack
+// neighbouring panels of one buffer at the same time). A short last panel takes the same path,
+// with zeros for its missing rows.
 template <int MR>
 inline void pack_a_avx(bool trans, const float* x, int64_t ldx, int64_t m, int64_t k, float* out) {
   constexpr int G = (MR + 7) / 8;  // groups of 8 rows
   const int64_t mfull = m - m % MR;
+  const int mshort = static_cast<int>(m - mfull);
   if (trans) {  // op(A)[i][l] = x[l * ldx + i]: MR values of row l per panel
     // Eight rows at a time, panel by panel: each panel then receives 8 * MR consecutive floats
     // (one run of stores) before the next; one row at a time across all panels spreads the
@@ -338,34 +440,24 @@ inline void pack_a_avx(bool trans, const float* x, int64_t ldx, int64_t m, int64
             _mm256_storeu_ps(o + q * MR + 8 * g, v);
           }
       }
+      if (mshort > 0) {  // o is the short panel's step l now; rows past m load as zeros
+        __m256i lanes[G];
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) lanes[g] = first_lanes(mshort - 8 * g < 0 ? 0 : imin(8, mshort - 8 * g));
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q)  // step by step, so that each step's spill is overwritten after
+#pragma GCC unroll 4
+          for (int g = 0; g < G; ++g)
+            _mm256_storeu_ps(o + q * MR + 8 * g, _mm256_maskload_ps(src + q * ldx + mfull + 8 * g, lanes[g]));
+      }
     }
     for (; l < k; ++l)  // the last rows by scalar code: a vector store would spill into the next panel
-      for (int64_t i0 = 0; i0 < mfull; i0 += MR)
-        for (int r = 0; r < MR; ++r) out[i0 * k + l * MR + r] = x[l * ldx + i0 + r];
+      for (int64_t i0 = 0; i0 < m; i0 += MR)
+        for (int r = 0; r < MR; ++r) out[i0 * k + l * MR + r] = i0 + r < m ? x[l * ldx + i0 + r] : 0.0f;
   } else {  // op(A)[i][l] = x[i * ldx + l]: transpose 8 x 8 blocks, panel by panel
-    for (int64_t i0 = 0; i0 < mfull; i0 += MR) {
-      float* o = out + i0 * k;
-      int64_t l = 0;
-      for (; l + 8 < k; l += 8) {  // < k: the spill of step l + 7 lands in step l + 8
-        __m256 r[G][8];
-#pragma GCC unroll 4
-        for (int g = 0; g < G; ++g) {
-#pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j)
-            r[g][j] = 8 * g + j < MR ? _mm256_loadu_ps(x + (i0 + 8 * g + j) * ldx + l) : _mm256_setzero_ps();
-          transpose8(r[g]);
-        }
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; ++q)
-#pragma GCC unroll 4
-          for (int g = 0; g < G; ++g) _mm256_storeu_ps(o + (l + q) * MR + 8 * g, r[g][q]);
-      }
-      for (; l < k; ++l)
-        for (int r = 0; r < MR; ++r) o[l * MR + r] = x[(i0 + r) * ldx + l];
-    }
+    for (int64_t i0 = 0; i0 < mfull; i0 += MR) pack_a_nt_panel<MR>(x + i0 * ldx, ldx, MR, k, out + i0 * k);
+    if (mshort > 0) pack_a_nt_panel<MR>(x + mfull * ldx, ldx, mshort, k, out + mfull * k);
   }
-  if (mfull < m)
-    pack_a_scalar<float, MR>(trans, trans ? x + mfull : x + mfull * ldx, ldx, m - mfull, k, out + mfull * k);
 }
 
 template <int NR>
@@ -437,9 +529,9 @@ inline void pack_b_avx(bool trans, const float* x, int64_t ldx, int64_t n, int64
                float beta) {                                                                         \
     micro_kernel<SF, MRF, NVF>(kc, a, b, c, ldc, alpha, beta);                                       \
   }                                                                                                  \
-  void skernel_m(int m, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,  \
-                 float beta) {                                                                       \
-    micro_kernel_rows<SF, MRF, NVF>(m, kc, a, b, c, ldc, alpha, beta);                               \
+  void skernel_m(int m, int64_t panels, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, \
+                 float alpha, float beta) {                                                          \
+    micro_kernel_rows<SF, MRF, NVF>(m, panels, kc, a, b, c, ldc, alpha, beta);                       \
   }                                                                                                  \
   void spack_a(bool trans, const float* x, int64_t ldx, int64_t rows, int64_t k, float* out) {         \
     PACK_AF(trans, x, ldx, rows, k, out);                                                            \
@@ -451,9 +543,9 @@ inline void pack_b_avx(bool trans, const float* x, int64_t ldx, int64_t n, int64
                double beta) {                                                                        \
     micro_kernel<SD, MRD, NVD>(kc, a, b, c, ldc, alpha, beta);                                       \
   }                                                                                                  \
-  void dkernel_m(int m, int64_t kc, const double* a, const double* b, double* c, int64_t ldc,            \
-                 double alpha, double beta) {                                                        \
-    micro_kernel_rows<SD, MRD, NVD>(m, kc, a, b, c, ldc, alpha, beta);                               \
+  void dkernel_m(int m, int64_t panels, int64_t kc, const double* a, const double* b, double* c,         \
+                 int64_t ldc, double alpha, double beta) {                                           \
+    micro_kernel_rows<SD, MRD, NVD>(m, panels, kc, a, b, c, ldc, alpha, beta);                       \
   }                                                                                                  \
   void dpack_a(bool trans, const double* x, int64_t ldx, int64_t rows, int64_t k, double* out) {       \
     pack_a_scalar<double, MRD>(trans, x, ldx, rows, k, out);                                         \

@@ -11,8 +11,8 @@
 //   B panel (k x n of op(B)): ceil(n / NR) panels; panel q holds, for each l in [0, k), the NR
 //     values op(B)[l][q*NR + c] contiguously; columns past n are 0.
 // Micro-kernel: C[0:MR, 0:NR] = alpha * Apanel * Bpanel + beta * C, C row-major with row stride
-// ldc (kernel_m: the first m rows only, for a short last panel; the driver routes tiles narrower
-// than NR through a scratch tile). beta == 0 stores without reading C.
+// ldc (kernel_m: the first m rows only, for a short last panel, over one or more B panels; the
+// driver routes tiles narrower than NR through a scratch tile). beta == 0 stores without reading C.
 #pragma once
 #include <cstdint>
 
@@ -23,9 +23,17 @@ constexpr int64_t kPackPad = 64;
 
 template <typename T>
 using KernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
-// The same for the first m < MR rows only (a block's last, short panel of A).
+// The same for the first m < MR rows only (a block's last, short panel of A), over `panels`
+// consecutive full B panels (panel q at b + q * kc * NR, its C columns from q * NR): a short tile
+// has too few accumulators to keep the FMA pipes busy on one panel alone.
 template <typename T>
-using ShortKernelFn = void (*)(int m, int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T alpha, T beta);
+using ShortKernelFn = void (*)(int m, int64_t panels, int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T alpha,
+                               T beta);
+// Short panels of kShortMultiMinRows..kShortMultiMaxRows rows have too few accumulators on one B
+// panel (1 x 16 is load-bound anyway, 4 x 16 has 8 chains): the driver hands kernel_m up to
+// kShortPanelGroup full panels of those at once, the slivers it has just multiplied with the
+// block's full panels (still in L2); other short panels one at a time, while the sliver is in L1.
+constexpr int kShortMultiMinRows = 2, kShortMultiMaxRows = 3, kShortPanelGroup = 6;
 // Packs op(X)[0:rows, 0:k] where op(X)[i][l] = trans ? x[l * ldx + i] : x[i * ldx + l] (A), or
 // op(X)[l][j] = trans ? x[j * ldx + l] : x[l * ldx + j] (B, with rows = n).
 template <typename T>
@@ -56,14 +64,14 @@ struct KernelFamily {
   namespace ns {                                                                                         \
   extern const int kMrF, kNrF, kMrD, kNrD;                                                               \
   void skernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta); \
-  void skernel_m(int m, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,    \
-                 float beta);                                                                            \
+  void skernel_m(int m, int64_t panels, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, \
+                 float alpha, float beta);                                                               \
   void spack_a(bool trans, const float* x, int64_t ldx, int64_t rows, int64_t k, float* out);            \
   void spack_b(bool trans, const float* x, int64_t ldx, int64_t rows, int64_t k, float* out);            \
   void dkernel(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double alpha,        \
                double beta);                                                                             \
-  void dkernel_m(int m, int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double alpha, \
-                 double beta);                                                                           \
+  void dkernel_m(int m, int64_t panels, int64_t kc, const double* a, const double* b, double* c,           \
+                 int64_t ldc, double alpha, double beta);                                                \
   void dpack_a(bool trans, const double* x, int64_t ldx, int64_t rows, int64_t k, double* out);          \
   void dpack_b(bool trans, const double* x, int64_t ldx, int64_t rows, int64_t k, double* out);          \
   void ssmall_nt(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,             \
