@@ -183,6 +183,39 @@ void run_threads(int nt, const F& body) {
   body(omp_get_thread_num(), omp_get_num_threads());
 }
 
+// One block's gates of one row: activates the w units' i, f, g, o pre-activations at gi in place
+// (adding the bias), updates c in cs, writes c to cr and h to hs and yr. WC > 0: w == WC, a
+// compile-time trip count (every block but a short last one), so the loops are unrolled whole
+// with no run-time alias or remainder checks around them (a block is only 4-8 vectors a loop).
+template <typename T, int64_t WC>
+[[gnu::always_inline]] inline void gates_forward_block(int64_t wd, T* gi, const T* __restrict bi, T* __restrict cs,
+                                                       T* __restrict hs, T* __restrict yr, T* __restrict cr) {
+  const int64_t w = WC > 0 ? WC : wd;
+  T* gf = gi + w;  // not restrict: the first loop writes gf through gi
+  T* gg = gi + 2 * w;
+  T* go = gi + 3 * w;
+  const T* __restrict bg = bi + 2 * w;
+  const T* __restrict bo = bi + 3 * w;
+  // One loop per nonlinearity: each iteration is then one short chain of dependent operations,
+  // and the core overlaps many iterations (one loop doing all five functions of a unit is one
+  // long chain per iteration, and runs at about half the speed).
+#pragma GCC ivdep
+  for (int64_t j = 0; j < 2 * w; ++j) gi[j] = vsigmoid<T>(gi[j] + bi[j]);  // i and f, side by side
+#pragma GCC ivdep
+  for (int64_t j = 0; j < w; ++j) gg[j] = vtanh<T>(gg[j] + bg[j]);
+#pragma GCC ivdep
+  for (int64_t j = 0; j < w; ++j) go[j] = vsigmoid<T>(go[j] + bo[j]);
+#pragma GCC ivdep
+  for (int64_t j = 0; j < w; ++j) {
+    const T c = gf[j] * cs[j] + gi[j] * gg[j];
+    const T h = go[j] * vtanh<T>(c);
+    cs[j] = c;
+    cr[j] = c;
+    hs[j] = h;
+    yr[j] = h;
+  }
+}
+
 // One step's forward gate pass over rows [0, bs) and gate blocks [b0, b1): activates the gate
 // pre-activations in place (row stride 4H), updates c_state, writes h into h_out, y and cell.
 template <typename T>
@@ -190,36 +223,13 @@ template <typename T>
                                                       T* g, T* c_state, T* h_out, T* y, T* cell) {
   for (int64_t r = 0; r < bs; ++r)
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits;
-      T* gi = g + r * 4 * H + b * 4 * kUnits;  // not restrict: the first loop writes gf through gi
-      T* gf = gi + w;
-      T* gg = gi + 2 * w;
-      T* go = gi + 3 * w;
-      const T* __restrict bi = bias + b * 4 * kUnits;
-      const T* __restrict bg = bi + 2 * w;
-      const T* __restrict bo = bi + 3 * w;
-      T* __restrict cs = c_state + r * H + u;
-      T* __restrict hs = h_out + r * H + u;
-      T* __restrict yr = y + r * H + u;
-      T* __restrict cr = cell + r * H + u;
-      // One loop per nonlinearity: each iteration is then one short chain of dependent
-      // operations, and the core overlaps many iterations (one loop doing all five functions of a
-      // unit is one long chain per iteration, and runs at about half the speed).
-#pragma GCC ivdep
-      for (int64_t j = 0; j < 2 * w; ++j) gi[j] = vsigmoid<T>(gi[j] + bi[j]);  // i and f, side by side
-#pragma GCC ivdep
-      for (int64_t j = 0; j < w; ++j) gg[j] = vtanh<T>(gg[j] + bg[j]);
-#pragma GCC ivdep
-      for (int64_t j = 0; j < w; ++j) go[j] = vsigmoid<T>(go[j] + bo[j]);
-#pragma GCC ivdep
-      for (int64_t j = 0; j < w; ++j) {
-        const T c = gf[j] * cs[j] + gi[j] * gg[j];
-        const T h = go[j] * vtanh<T>(c);
-        cs[j] = c;
-        cr[j] = c;
-        hs[j] = h;
-        yr[j] = h;
-      }
+      const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits, o = r * H + u;
+      T* gi = g + r * 4 * H + b * 4 * kUnits;
+      const T* bi = bias + b * 4 * kUnits;
+      if (w == kUnits)
+        gates_forward_block<T, kUnits>(w, gi, bi, c_state + o, h_out + o, y + o, cell + o);
+      else
+        gates_forward_block<T, 0>(w, gi, bi, c_state + o, h_out + o, y + o, cell + o);
     }
 }
 
@@ -484,12 +494,18 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
   auto active = [&](int64_t t) { return bs.empty() ? B : bs[t]; };
   StepBarrier barrier;
   PackedABuffers abufs(pack_b(false, G, 0, whh.data(), H), B);
+  T* dx = gr.grad_input.defined() ? gr.grad_input.data<T>() : nullptr;
   run_threads(loop_threads(B, H, L.blocks), [&](int tid, int nth) {
     int64_t b0, b1;
     my_blocks(L.blocks, tid, nth, &b0, &b1);
     const int64_t u0 = std::min(H, b0 * kUnits), u1 = std::min(H, b1 * kUnits), c0_ = 4 * u0, c1_ = 4 * u1;
     // This thread's units (columns) of W_hh [4H, H], packed once for every step.
     const PackedB pw = pack_b(false, G, u1 - u0, whh.data() + u0, H);
+    // dX[t] = dGates[t] W_ih from the same packed dGates[t] as dh, in whole 16-column slivers
+    // per thread: dGates is then packed once for both products, while it is in cache.
+    const int64_t xper = (I + nth - 1) / nth, xs = (xper + 15) / 16 * 16;
+    const int64_t x0 = std::min(I, tid * xs), x1 = std::min(I, x0 + xs);
+    const PackedB pwx = dx && x1 > x0 ? pack_b(false, G, x1 - x0, wih.data() + x0, I) : PackedB{};
     for (int64_t s = T_ - 1; s >= 0; --s) {  // s: position in the forward's processing order
       const int64_t t = reverse ? T_ - 1 - s : s;
       const int64_t tp = reverse ? t + 1 : t - 1;  // the step processed before t in the forward
@@ -500,15 +516,17 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
         gates_backward<T>(n, n_prev, H, b0, b1, g + off * G, c + off * H, s > 0 ? c + tp * B * H : nullptr, c0,
                           dh_state, dy ? dy + off * H : nullptr, dc_state, dgt, db.data());
       for (int64_t r = n; r < B; ++r) std::fill(dgt + r * G + c0_, dgt + r * G + c1_, T(0));
-      const bool mult = n > 0 && (s > 0 || need_hx);
+      const bool mult_h = n > 0 && (s > 0 || need_hx), mult = mult_h || (n > 0 && dx);
       if (mult) gemm_pack_a_cols(false, dgt, G, c0_, c1_, abufs.get(s, n));  // this thread's k range
       barrier.wait(nth);  // dGates[t] complete and packed: every thread's dh needs all its columns
-      if (mult && u1 > u0) gemm_packed(abufs.get(s, n), pw, T(0), dh_state + u0, H);
+      if (mult_h && u1 > u0) gemm_packed(abufs.get(s, n), pw, T(0), dh_state + u0, H);
+      if (dx && x1 > x0) {  // dX = dGates W_ih (both in the internal gate order); rows past n are 0
+        T* dxt = dx + off * I;
+        if (n > 0) gemm_packed(abufs.get(s, n), pwx, T(0), dxt + x0, I);
+        for (int64_t r = n; r < B; ++r) std::fill(dxt + r * I + x0, dxt + r * I + x1, T(0));
+      }
     }
   });
-  if (gr.grad_input.defined())  // dX = dGates W_ih (both in the internal gate order)
-    gemm(false, false, rows, I, G, dg, G, wih.data(), std::max<int64_t>(I, 1), T(0), gr.grad_input.data<T>(),
-         std::max<int64_t>(I, 1));
   // dW_ih = dGates^T X and dW_hh = dGates^T H_prev as one GEMM over the columns [X | H_prev], so
   // that dGates^T, the large operand, is packed once. Row (t, r) of H_prev is the output of the
   // step processed before t, or hx for a row that starts at t (the rows past bs[t] have zero gate
