@@ -41,7 +41,7 @@ bool use_avx2() { return cpu_has_avx2_fma(); }
 
 template <typename T>
 [[gnu::always_inline]] inline T vtanh(T x) {
-  if constexpr (std::is_same_v<T, float>) return tanh_f32(x);
+  if constexpr (std::is_same_v<T, float>) return tanh_f32_rational(x);
   else return std::tanh(x);
 }
 
