@@ -112,6 +112,8 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()); })
       .def_property_readonly("version", &Tensor::version)
       .def_property_readonly("storage_nbytes", [](const Tensor& t) { return t.storage()->nbytes; })
+      // How many tensors (views included) hold this storage: 1 when this one is its only owner.
+      .def_property_readonly("storage_use_count", [](const Tensor& t) { return t.storage().use_count(); })
       .def("shares_storage", &Tensor::shares_storage)
       .def("item", &item)
       .def("__repr__", [](const Tensor& t) { return "<lamina._C.Tensor " + t.describe() + ">"; })

@@ -26,6 +26,87 @@ def test_grad_is_not_aliased_between_leaves():
     np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0, 1.0])
 
 
+def test_first_gradient_is_adopted_only_when_nothing_else_sees_it():
+    # A gradient that only the engine holds becomes .grad without a copy; one that another leaf,
+    # a ctx or a hook can still see is copied, so no later in-place accumulation leaks into it.
+    from lamina.autograd import function as fn
+
+    seen = []
+    real = fn._can_adopt
+
+    def spy(grad, var, refs):
+        seen.append(real(grad, var, refs))
+        return seen[-1]
+
+    class Twice(Function):  # hands the same tensor to both inputs
+        @staticmethod
+        def forward(ctx, x, y):
+            return lamina._C.binary(0, x, y)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    kept = []
+
+    class Keeps(Function):  # keeps the gradient it returns
+        @staticmethod
+        def forward(ctx, x):
+            return lamina._C.clone(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            out = lamina._C.clone(g)
+            kept.append(out)
+            return out
+
+    fn._can_adopt = spy
+    try:
+        w = lamina.randn(4, 3, requires_grad=True)
+        x = lamina.randn(5, 3)
+        lamina.nn.functional.linear(x, w).sum().backward()
+        assert seen == [True]
+        seen.clear()
+        a, b = lamina.randn(3, requires_grad=True), lamina.randn(3, requires_grad=True)
+        Twice.apply(a, b).sum().backward()
+        assert sorted(seen) == [False, True]
+        assert not a.grad._t.shares_storage(b.grad._t)
+        seen.clear()
+        c = lamina.randn(3, requires_grad=True)
+        Keeps.apply(c).sum().backward()
+        assert seen == [False]
+        assert not c.grad._t.shares_storage(kept[0])
+    finally:
+        fn._can_adopt = real
+    before = np.array(kept[0], copy=True)
+    Keeps.apply(c).sum().backward()  # accumulates into c.grad in place
+    np.testing.assert_array_equal(np.array(kept[0]), before)
+    np.testing.assert_allclose(c.grad.numpy(), 2 * before)
+    w_grad = w.grad.numpy().copy()
+    lamina.nn.functional.linear(x, w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w_grad, rtol=1e-6)
+
+
+def test_expanded_gradient_is_copied_dense():
+    # sum's backward hands out an expanded (stride 0) view; .grad must be a dense tensor that
+    # accumulates element by element.
+    x = lamina.randn(2, 3, requires_grad=True)
+    x.sum().backward()
+    assert x.grad._t.is_contiguous and x.grad._t.strides == (3, 1)
+    (x * lamina.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[2.0, 3.0, 4.0], [5.0, 6.0, 7.0]])
+
+
+def test_hooked_gradient_is_not_aliased_by_grad():
+    x = lamina.randn(3, requires_grad=True)
+    stash = []
+    x.register_hook(lambda g: stash.append(g))
+    (x * 2).sum().backward()
+    (x * 2).sum().backward()
+    np.testing.assert_allclose(stash[0].numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 4.0, 4.0])
+
+
 def test_second_backward_needs_retain_graph():
     x = lamina.tensor([1.0, 2.0], requires_grad=True)
     y = (x.exp() * x).sum()

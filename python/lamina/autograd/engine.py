@@ -88,3 +88,6 @@ def run_backward(roots, grad_roots, retain_graph: bool) -> None:
             deps[nxt] -= 1
             if deps[nxt] == 0:
                 ready.append(nxt)
+        # Only the buffers keep the gradients now, so that AccumulateGrad can tell when it holds
+        # the last reference to one (function._can_adopt).
+        in_grads = grads = full = g = None
