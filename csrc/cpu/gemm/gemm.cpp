@@ -473,7 +473,10 @@ void packed_columns(const KernelFamily<T>& f, int64_t M, int64_t mc_b, const T* 
   const int64_t npan = ceil_div(N, f.nr);     // NR-wide slivers of C's columns
   const int64_t pan_per_block = nc_b / f.nr;  // nc_b is a multiple of NR
   int64_t q0, q1;
-  while (sched->grab(npan, nth, std::max<int64_t>(1, ceil_div(npan, 4 * static_cast<int64_t>(nth))), &q0, &q1)) {
+  // One thread takes every sliver in one run (so that a short panel of A meets several slivers at
+  // once, see macro_kernel); several take quarters of their share at a time.
+  const int64_t chunk = nth == 1 ? npan : std::max<int64_t>(1, ceil_div(npan, 4 * static_cast<int64_t>(nth)));
+  while (sched->grab(npan, nth, chunk, &q0, &q1)) {
     for (int64_t q = q0; q < q1;) {  // split the run at column-block boundaries
       const int64_t jb = q / pan_per_block;
       const int64_t qe = std::min(q1, (jb + 1) * pan_per_block);

@@ -154,19 +154,28 @@ inline void micro_kernel_multi(int64_t kc, const typename S::T* __restrict a, co
       }
 }
 
-// ROWS rows over `panels` full B panels: groups of P, then the rest in smaller groups. Every
-// group, even of one panel, sums k in the same order, so a result never depends on how the
-// driver's threads split the panels.
+// ROWS rows over `panels` full B panels in groups of at most P, as even as can be (4 panels with
+// P = 3 go as 2 + 2, not 3 + 1: a group of one has too few accumulators). Every group, even of
+// one panel, sums k in the same order, so a result never depends on how the driver's threads
+// split the panels.
+template <class S, int MR, int NV, int ROWS, int P>
+inline void short_panel_group(int g, int64_t kc, const typename S::T* a, const typename S::T* b, typename S::T* c,
+                              int64_t ldc, typename S::T alpha, typename S::T beta) {
+  if constexpr (P > 1)
+    if (g < P) return short_panel_group<S, MR, NV, ROWS, P - 1>(g, kc, a, b, c, ldc, alpha, beta);
+  micro_kernel_multi<S, MR, NV, ROWS, P>(kc, a, b, c, ldc, alpha, beta);
+}
+
 template <class S, int MR, int NV, int ROWS, int P>
 inline void short_panel_run(int64_t panels, int64_t kc, const typename S::T* a, const typename S::T* b,
                             typename S::T* c, int64_t ldc, typename S::T alpha, typename S::T beta) {
   constexpr int64_t NR = NV * S::W;
-  int64_t q = 0;
-  for (; q + P <= panels; q += P)
-    micro_kernel_multi<S, MR, NV, ROWS, P>(kc, a, b + q * kc * NR, c + q * NR, ldc, alpha, beta);
-  if constexpr (P > 1)
-    if (q < panels)
-      short_panel_run<S, MR, NV, ROWS, P - 1>(panels - q, kc, a, b + q * kc * NR, c + q * NR, ldc, alpha, beta);
+  for (int64_t q = 0; q < panels;) {
+    const int64_t left = panels - q, groups = (left + P - 1) / P;
+    const int g = static_cast<int>((left + groups - 1) / groups);
+    short_panel_group<S, MR, NV, ROWS, P>(g, kc, a, b + q * kc * NR, c + q * NR, ldc, alpha, beta);
+    q += g;
+  }
 }
 
 // The short-panel kernels: m (1 .. MR - 1) rows of C over `panels` consecutive full B panels (see
