@@ -101,13 +101,20 @@ def main() -> None:
                 times[lib].append(sample(libs[lib], reps[lib]))
                 time.sleep(0.15)
         med = {lib: statistics.median(ts) for lib, ts in times.items()}
+        # The same comparison round by round: the machine's slow phases last seconds, so the
+        # samples of one round (a second or two apart) share them, and the median of the rounds'
+        # own ratios is steadier than the ratio of the medians.
+        paired = {lib: statistics.median(t / ours for t, ours in zip(times[lib], times["lamina"]))
+                  for lib in ("torch", "numpy")}
         flops = 2.0 * m * n * k
         gf = {lib: flops / t / 1e9 for lib, t in med.items()}
         rep.add(name, med["lamina"], med["torch"], others={"numpy": med["numpy"]}, m=m, n=n, k=k, trans_a=ta,
                 trans_b=tb, gflops={lib: round(v, 1) for lib, v in gf.items()}, rel_err=err,
+                paired_speed_ratio={lib: round(v, 3) for lib, v in paired.items()},
                 load=round(os.getloadavg()[0], 2))
         print(f"{'':44s} GFLOP/s: lamina {gf['lamina']:6.1f}  torch {gf['torch']:6.1f}  numpy {gf['numpy']:6.1f}"
               f"  (max err / sum|a||b| {err:.1e})")
+        print(f"{'':44s} median of the rounds' own ratios: torch {paired['torch']:.2f}x  numpy {paired['numpy']:.2f}x")
     load_end = os.getloadavg()
     print(f"load average at the end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
     rep.save(args.json, meta={"gemm_kernel": lamina._C.gemm_kernel_name(), "load_avg_start": load_start,

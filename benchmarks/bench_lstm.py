@@ -39,13 +39,16 @@ def median_cpu_time(fn, repeats: int = 5, warmup: int = 1) -> float:
     return statistics.median(samples)
 
 
-def alternate(fl, ft, rounds: int, clock: str = "wall") -> tuple[float, float]:
+def alternate(fl, ft, rounds: int, clock: str = "wall") -> tuple[float, float, float]:
+    """Medians of lamina's and torch's times over the rounds, and the median of each round's own
+    ratio (torch / lamina), which the machine's slow phases (seconds long, shared by the two
+    samples of a round) disturb less."""
     timer = median_cpu_time if clock == "cpu" else (lambda f: median_time(f, repeats=5, min_time=0.0, warmup=1))
     ls, ts = [], []
     for _ in range(rounds):
         ls.append(timer(fl))
         ts.append(timer(ft))
-    return statistics.median(ls), statistics.median(ts)
+    return statistics.median(ls), statistics.median(ts), statistics.median(t / v for t, v in zip(ts, ls))
 
 
 def main() -> None:
@@ -87,9 +90,9 @@ def main() -> None:
             with torch.no_grad():
                 tm(tx)
 
-        ours, theirs = alternate(fwd_l, fwd_t, args.rounds, args.clock)
+        ours, theirs, paired = alternate(fwd_l, fwd_t, args.rounds, args.clock)
         rep.add(f"forward T={T} B={B} I={IN} H={H}", ours, theirs, gflops=flops / ours / 1e9,
-                torch_gflops=flops / theirs / 1e9)
+                torch_gflops=flops / theirs / 1e9, paired_speed_ratio=round(paired, 3))
         lx.requires_grad_(True)
         tx.requires_grad_(True)
 
@@ -103,9 +106,10 @@ def main() -> None:
             tx.grad = None
             tm(tx)[0].backward(tg)
 
-        ours, theirs = alternate(step_l, step_t, args.rounds, args.clock)
+        ours, theirs, paired2 = alternate(step_l, step_t, args.rounds, args.clock)
         rep.add(f"forward+backward T={T} B={B} I={IN} H={H}", ours, theirs, gflops=3 * flops / ours / 1e9,
-                torch_gflops=3 * flops / theirs / 1e9)
+                torch_gflops=3 * flops / theirs / 1e9, paired_speed_ratio=round(paired2, 3))
+        print(f"{'':44s} median of the rounds' own ratios: forward {paired:.2f}x, forward+backward {paired2:.2f}x")
         lx.requires_grad_(False)
     rep.save(args.json, {"clock": args.clock, "load_average_before": load_before,
                          "load_average_after": os.getloadavg()})
