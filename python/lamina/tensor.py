@@ -1015,18 +1015,19 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     """``torch.matmul``: 1-D operands are promoted to matrices and the added dim removed."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"lamina.matmul: expected two tensors, got {type(a).__name__} and {type(b).__name__}")
-    if a.ndim == 0 or b.ndim == 0:
+    an, bn = a._t.ndim, b._t.ndim
+    if an == 0 or bn == 0:
         raise ValueError(f"lamina.matmul: both arguments need at least 1 dimension, got shapes "
                          f"{list(a.shape)} and {list(b.shape)}")
-    if a.dtype is not b.dtype:
+    if a._t.dtype != b._t.dtype:
         raise TypeError(f"lamina.matmul: expected both operands of the same dtype, got {a.dtype} and {b.dtype}")
-    x = a.unsqueeze(0) if a.ndim == 1 else a
-    y = b.unsqueeze(-1) if b.ndim == 1 else b
+    x = a.unsqueeze(0) if an == 1 else a
+    y = b.unsqueeze(-1) if bn == 1 else b
     out = F.Matmul.apply(x, y)
-    if b.ndim == 1:
+    if bn == 1:
         out = out.squeeze(-1)
-    if a.ndim == 1:
-        out = out.squeeze(-2 if b.ndim > 1 else -1)
+    if an == 1:
+        out = out.squeeze(-2 if bn > 1 else -1)
     return out
 
 

@@ -14,6 +14,17 @@ import weakref
 from .. import _C
 from .grad_mode import is_grad_enabled
 
+_Tensor = None  # lamina.Tensor, looked up once (tensor.py imports this module)
+
+
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
 
 class Node:
     """A graph node: ``next_functions`` are (node, output_nr) pairs, one per input."""
@@ -38,7 +49,7 @@ class AccumulateGrad(Node):
         self._hooks = None
 
     def accumulate(self, grad: _C.Tensor) -> None:
-        from ..tensor import Tensor
+        Tensor = _Tensor or _tensor_class()
 
         var = self.variable()
         if var is None:
@@ -157,7 +168,7 @@ class Function(Node):
 
     @classmethod
     def apply(cls, *args):
-        from ..tensor import Tensor
+        Tensor = _Tensor or _tensor_class()
 
         # isinstance, not type(a) is Tensor: nn.Parameter is a Tensor subclass.
         raw = [a._t if isinstance(a, Tensor) else a for a in args]
