@@ -6,7 +6,8 @@ function of t = x^2 closest to tanh(sqrt t) / sqrt t in relative error. Each rou
 linearised problem P(t) - f(t) Q(t) = 0 by weighted least squares, with the residual divided by
 f(t) times the previous round's Q(t) (Loeb's iteration); Lawson's rule then moves weight onto the
 points with the largest error, which drives the fit towards the minimax one. The fit is done in a
-scaled variable (t / 81 in [0, 1]) to keep the least-squares matrix well conditioned.
+scaled variable (t / 81 in [0, 1]) to keep the least-squares matrix well conditioned. (The kernel
+then clamps x to +-7.9: further out the float32 rounding of x P / Q can exceed 1.)
 
     python scripts/fit_tanh.py          # prints the fit's error and the coefficients, highest last
     python scripts/fit_tanh.py 6 3      # other degrees
