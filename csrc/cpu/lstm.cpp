@@ -273,19 +273,20 @@ template <typename T>
       }
       for (int64_t b = bb0; b < bb1; ++b) {
         const int64_t w = std::min(kUnits, H - b * kUnits), u = b * kUnits, off = b * 4 * kUnits;
-        const T* __restrict gi = g + r * 4 * H + off;
-        const T* __restrict gf = gi + w;
-        const T* __restrict gg = gi + 2 * w;
-        const T* __restrict go = gi + 3 * w;
+        // Not restrict: dg may be g (gates_scratch), each element read before it is written.
+        const T* gi = g + r * 4 * H + off;
+        const T* gf = gi + w;
+        const T* gg = gi + 2 * w;
+        const T* go = gi + 3 * w;
         const T* __restrict c = cell + r * H + u;
         const T* __restrict cp = (r < bs_prev ? cell_prev : cx) + r * H + u;
         const T* __restrict dhs = dh_state + r * H + u;
         const T* __restrict dyr = dy ? dy + r * H + u : nullptr;
         T* __restrict dcs = dc_state + r * H + u;
-        T* __restrict di = dg + r * 4 * H + off;
-        T* __restrict df = di + w;
-        T* __restrict dgg = di + 2 * w;
-        T* __restrict dgo = di + 3 * w;
+        T* di = dg + r * 4 * H + off;
+        T* df = di + w;
+        T* dgg = di + 2 * w;
+        T* dgo = di + 3 * w;
         T* __restrict si = dbs + (b - bb0) * 4 * kUnits;
         T* __restrict sf = si + w;
         T* __restrict sg = si + 2 * w;
@@ -466,7 +467,7 @@ template <typename T>
 void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor& grad_h_n, const Tensor& grad_c_n,
                    const Tensor& input, const Tensor& hx, const Tensor& cx, const Tensor& w_ih, const Tensor& w_hh,
                    const Tensor& output, const Tensor& gates, const Tensor& cells, const std::vector<int64_t>& bs,
-                   bool reverse) {
+                   bool reverse, bool gates_scratch) {
   const int64_t T_ = input.size(0), B = input.size(1), I = input.size(2), H = hx.size(1), G = 4 * H;
   const GateLayout L(H);
   const int64_t rows = T_ * B;
@@ -483,7 +484,9 @@ void backward_impl(const LstmGrads& gr, const Tensor& grad_output, const Tensor&
   CpuScratch<T> wih(G * I), whh(G * H);
   permute_rows(L, w_ih.data<T>(), wih.data(), I, true);
   permute_rows(L, w_hh.data<T>(), whh.data(), H, true);
-  Tensor dg_t = Tensor::empty({rows, G}, dt);
+  // The gate gradients: over the saved gates when the caller allows it (gates_backward reads each
+  // element before it writes that element's gradient).
+  const Tensor dg_t = gates_scratch ? gates : Tensor::empty({rows, G}, dt);
   T* dg = dg_t.data<T>();
   std::vector<double> db(static_cast<size_t>(G), 0.0);
   const T* g = gates.data<T>();
@@ -578,11 +581,11 @@ void lstm_forward(const LstmForward& out, const Tensor& input, const Tensor& hx,
 void lstm_backward(const LstmGrads& g, const Tensor& grad_output, const Tensor& grad_h_n, const Tensor& grad_c_n,
                    const Tensor& input, const Tensor& hx, const Tensor& cx, const Tensor& w_ih,
                    const Tensor& w_hh, const Tensor& output, const Tensor& gates, const Tensor& cells,
-                   const std::vector<int64_t>& bs, bool reverse) {
+                   const std::vector<int64_t>& bs, bool reverse, bool gates_scratch) {
   LAMINA_DISPATCH_FLOAT(input.dtype(), "lstm", [&](auto tag) {
     using T = decltype(tag);
     backward_impl<T>(g, grad_output, grad_h_n, grad_c_n, input, hx, cx, w_ih, w_hh, output, gates, cells, bs,
-                     reverse);
+                     reverse, gates_scratch);
   });
 }
 

@@ -114,7 +114,8 @@ LstmForward lstm_forward(const Tensor& input_, const Tensor& hx_, const Tensor& 
 LstmGrads lstm_backward(const Tensor& grad_output_, const Tensor& grad_h_n_, const Tensor& grad_c_n_,
                         const Tensor& input_, const Tensor& hx_, const Tensor& cx_, const Tensor& w_ih_,
                         const Tensor& w_hh_, const Tensor& output_, const Tensor& gates_, const Tensor& cells_,
-                        const std::vector<int64_t>& batch_sizes, bool reverse, const LstmNeeds& needs) {
+                        const std::vector<int64_t>& batch_sizes, bool reverse, const LstmNeeds& needs,
+                        bool gates_scratch) {
   constexpr const char* kOp = "lstm_backward";
   const Dims d = check_layer(kOp, input_, hx_, cx_, w_ih_, w_hh_, Tensor(), Tensor(), batch_sizes);
   check_defined(output_, kOp, "output");
@@ -149,7 +150,7 @@ LstmGrads lstm_backward(const Tensor& grad_output_, const Tensor& grad_h_n_, con
   }
   cpu::lstm_backward(g, contig(grad_output_), contig(grad_h_n_), contig(grad_c_n_), contig(input_), contig(hx_),
                      contig(cx_), contig(w_ih_), contig(w_hh_), contig(output_), contig(gates_), contig(cells_),
-                     batch_sizes, reverse);
+                     batch_sizes, reverse, gates_scratch);
   return g;
 }
 

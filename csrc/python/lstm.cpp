@@ -45,16 +45,18 @@ LAMINA_BINDINGS(lstm) {
                             std::optional<Tensor> grad_c_n, const Tensor& input, const Tensor& hx, const Tensor& cx,
                             const Tensor& w_ih, const Tensor& w_hh, const Tensor& output, const Tensor& gates,
                             const Tensor& cells, std::optional<std::vector<int64_t>> batch_sizes, bool reverse,
-                            const std::vector<bool>& needs) {
+                            const std::vector<bool>& needs, bool gates_scratch) {
     const LstmNeeds n = needs_of(needs);
     LstmGrads g;
     {
       py::gil_scoped_release nogil;
       g = lstm_backward(opt(grad_output), opt(grad_h_n), opt(grad_c_n), input, hx, cx, w_ih, w_hh, output, gates,
-                        cells, batch_sizes.value_or(std::vector<int64_t>{}), reverse, n);
+                        cells, batch_sizes.value_or(std::vector<int64_t>{}), reverse, n, gates_scratch);
     }
     return grads_tuple(g);
-  });
+  }, py::arg("grad_output"), py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("input"), py::arg("hx"), py::arg("cx"),
+     py::arg("w_ih"), py::arg("w_hh"), py::arg("output"), py::arg("gates"), py::arg("cells"), py::arg("batch_sizes"),
+     py::arg("reverse"), py::arg("needs"), py::arg("gates_scratch") = false);
   // -> (output [1, B, H], h', c', gates [1, B, 4H], cells [1, B, H])
   m.def("lstm_cell_forward", [](const Tensor& input, const Tensor& hx, const Tensor& cx, const Tensor& w_ih,
                                 const Tensor& w_hh, std::optional<Tensor> b_ih, std::optional<Tensor> b_hh) {

@@ -279,3 +279,46 @@ def test_deep_chain_does_not_recurse():
         y = y * 1.0
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0])
+
+
+def test_backward_tells_the_function_whether_its_saved_tensors_are_freed():
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return lamina._C.binary(2, x, x)
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(ctx.frees_saved)
+            (x,) = ctx.saved_tensors
+            return lamina._C.binary(2, g, x)
+
+    x = lamina.tensor([2.0, 3.0], requires_grad=True)
+    y = Probe.apply(x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert seen == [False, True]
+    assert x.grad.tolist() == [4.0, 6.0]
+
+
+def test_a_failing_backward_frees_the_graph_it_may_have_written_over():
+    class Fails(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return lamina._C.clone(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            assert ctx.saved_tensors  # the access that a second backward must refuse
+            raise ValueError("boom")
+
+    x = lamina.tensor([1.0], requires_grad=True)
+    y = Fails.apply(x)
+    with pytest.raises(ValueError, match="boom"):
+        y.backward(lamina.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward(lamina.tensor([1.0]))

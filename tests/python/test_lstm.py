@@ -403,6 +403,46 @@ def test_lstm_cell_only_h_used():
     assert x.grad is not None and np.abs(x.grad.numpy()).sum() > 0
 
 
+@pytest.mark.parametrize("packed", [False, True])
+def test_backward_overwrites_saved_gates_only_when_the_graph_is_freed(packed):
+    # A backward without retain_graph writes the gate gradients over the saved gates
+    # (csrc/ops/lstm.h, gates_scratch); one with it must leave them intact for the next.
+    lm = nn.LSTM(7, 45, num_layers=2, bidirectional=True)
+    xs = rand(6, 5, 7)
+    lengths = [6, 6, 4, 3, 1]
+    cot = rand(6, 5, 90)
+
+    def forward():
+        x = lt(xs, True)
+        if packed:
+            out, _ = lm(pack_padded_sequence(x, lengths))
+            out = pad_packed_sequence(out, total_length=6)[0]
+        else:
+            out, _ = lm(x)
+        return x, out
+
+    def grads(x):
+        got = [x.grad.numpy().copy()] + [p.grad.numpy().copy() for p in lm.parameters()]
+        lm.zero_grad()
+        x.grad = None
+        return got
+
+    x, out = forward()
+    out.backward(lt(cot), retain_graph=True)
+    first = grads(x)
+    out.backward(lt(cot))              # the retained graph: its gates must be unchanged
+    second = grads(x)
+    with pytest.raises(RuntimeError, match="second time"):
+        out.backward(lt(cot))
+    x, out = forward()
+    out.backward(lt(cot))              # a fresh graph freed at once
+    third = grads(x)
+    for a, b, c in zip(first, second, third):
+        assert np.abs(a).sum() > 0
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
 # ---------------------------------------------------------------- bad input
 
 

@@ -67,7 +67,13 @@ def run_backward(roots, grad_roots, retain_graph: bool) -> None:
         if any(g is not None for g in grads):
             full = [g if g is not None else (_zeros(m) if m is not None else None)
                     for g, m in zip(grads, node._out_meta)]
-            in_grads = node.backward(node, *full)
+            node.frees_saved = not retain_graph
+            try:
+                in_grads = node.backward(node, *full)
+            except BaseException:
+                if not retain_graph:  # its saved buffers may be half overwritten: never reuse them
+                    node._release()
+                raise
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.next_functions):

@@ -121,7 +121,7 @@ class Function(Node):
     """
 
     __slots__ = ("needs_input_grad", "_saved", "_saved_versions", "_released", "_non_diff",
-                 "__dict__")
+                 "frees_saved", "__dict__")
 
     def __init__(self):
         self.needs_input_grad = ()
@@ -130,6 +130,10 @@ class Function(Node):
         self._released = False
         self._non_diff = ()
         self._hooks = None
+        # Set by the engine before it calls backward: True when the saved tensors are freed right
+        # after it (no retain_graph), so that backward may reuse a saved buffer that nothing else
+        # holds (one forward made and saved, never returned) as scratch memory.
+        self.frees_saved = False
 
     # ---- ctx API ----
     def save_for_backward(self, *tensors) -> None:

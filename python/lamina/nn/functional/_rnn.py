@@ -58,9 +58,11 @@ class _LSTMSequence(Function):
         x, hx, cx, w_ih, w_hh, out, gates, cells = ctx.saved_tensors
         n = ctx.needs_input_grad
         needs = [n[0], n[1], n[2], n[3], n[4], n[5] or n[6]]
+        # `gates` was made by forward and saved, never returned: once the saved tensors are
+        # freed after this call, the gate gradients may overwrite it.
         dx, dhx, dcx, dw_ih, dw_hh, db = _C.lstm_backward(
             grad_out, grad_h_n, grad_c_n, x, hx, cx, w_ih, w_hh, out, gates, cells, ctx.batch_sizes,
-            ctx.reverse, needs)
+            ctx.reverse, needs, ctx.frees_saved)
         return (dx, dhx, dcx, dw_ih, dw_hh, db if n[5] else None, db if n[6] else None, None, None)
 
 
