@@ -322,3 +322,28 @@ def test_a_failing_backward_frees_the_graph_it_may_have_written_over():
         y.backward(lamina.tensor([1.0]))
     with pytest.raises(RuntimeError, match="second time"):
         y.backward(lamina.tensor([1.0]))
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_set_materialize_grads(materialize):
+    got = []
+
+    class Two(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(materialize)
+            return lamina._C.clone(x), lamina._C.clone(x)
+
+        @staticmethod
+        def backward(ctx, g0, g1):
+            got.append(g1)
+            return g0
+
+    x = lamina.tensor([1.0, 2.0], requires_grad=True)
+    a, _ = Two.apply(x)
+    a.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+    if materialize:
+        assert lamina.Tensor._wrap(got[0]).tolist() == [0.0, 0.0]
+    else:
+        assert got == [None]

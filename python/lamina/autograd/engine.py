@@ -65,8 +65,9 @@ def run_backward(roots, grad_roots, retain_graph: bool) -> None:
                     if out is not None:
                         grads[nr] = out._t
         if any(g is not None for g in grads):
-            full = [g if g is not None else (_zeros(m) if m is not None else None)
-                    for g, m in zip(grads, node._out_meta)]
+            full = grads if not node._materialize else [
+                g if g is not None else (_zeros(m) if m is not None else None)
+                for g, m in zip(grads, node._out_meta)]
             node.frees_saved = not retain_graph
             try:
                 in_grads = node.backward(node, *full)

@@ -121,7 +121,7 @@ class Function(Node):
     """
 
     __slots__ = ("needs_input_grad", "_saved", "_saved_versions", "_released", "_non_diff",
-                 "frees_saved", "__dict__")
+                 "frees_saved", "_materialize", "__dict__")
 
     def __init__(self):
         self.needs_input_grad = ()
@@ -134,6 +134,7 @@ class Function(Node):
         # after it (no retain_graph), so that backward may reuse a saved buffer that nothing else
         # holds (one forward made and saved, never returned) as scratch memory.
         self.frees_saved = False
+        self._materialize = True
 
     # ---- ctx API ----
     def save_for_backward(self, *tensors) -> None:
@@ -154,6 +155,11 @@ class Function(Node):
                     f"{list(t.shape)}, dtype {t.dtype}) was modified by an in-place operation "
                     f"after it was saved (version {v} -> {t.version}); use an out-of-place op")
         return self._saved
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """As PyTorch's: with False, backward receives None (not a tensor of zeros) for an
+        output whose gradient nothing produced."""
+        self._materialize = bool(value)
 
     def mark_non_differentiable(self, *outputs) -> None:
         self._non_diff = tuple(id(o) for o in outputs)

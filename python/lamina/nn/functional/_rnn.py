@@ -51,6 +51,7 @@ class _LSTMSequence(Function):
             ctx.save_for_backward(x, hx, cx, w_ih, w_hh, out, gates, cells)
         ctx.batch_sizes = batch_sizes
         ctx.reverse = reverse
+        ctx.set_materialize_grads(False)  # an unused h_n or c_n: None, which C++ reads as zeros
         return out, h_n, c_n
 
     @staticmethod

@@ -203,8 +203,10 @@ class RNNBase(Module):
         state_shape = (L * D, B, H)
         dt, dev = self.weight_ih_l0.dtype, self.weight_ih_l0.device
         if hx is None:
-            h0 = creation.zeros(*state_shape, dtype=dt, device=dev)
-            c0 = creation.zeros(*state_shape, dtype=dt, device=dev) if is_lstm else None
+            # One (B, H) block of zeros serves every layer and direction as h_0 and c_0: the kernels
+            # only read their initial states.
+            zero = creation.zeros(B, H, dtype=dt, device=dev)
+            h0 = c0 = (zero,) * (L * D)
         else:
             if is_lstm:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
@@ -247,8 +249,12 @@ class RNNBase(Module):
             if self.dropout > 0 and self.training and layer < L - 1:
                 layer_in = _dropout(layer_in, p=self.dropout, training=True)
         output = layer_in
-        h_n = stack(h_out, 0)
-        c_n = stack(c_out, 0) if is_lstm else None
+        if len(h_out) == 1:  # one layer, one direction: a view, not a copy
+            h_n = h_out[0].unsqueeze(0)
+            c_n = c_out[0].unsqueeze(0) if is_lstm else None
+        else:
+            h_n = stack(h_out, 0)
+            c_n = stack(c_out, 0) if is_lstm else None
         if packed:
             output = PackedSequence(_pack(output, batch_sizes, None), input.batch_sizes,
                                     input.sorted_indices, input.unsorted_indices)
