@@ -28,6 +28,8 @@ def test_squeeze_unsqueeze_expand():
     check_op([(3, 1, 4, 1)], lambda x: x.squeeze())
     check_op([(3, 4)], lambda x: x.unsqueeze(1) * 3)
     check_op([(3, 4)], lambda x: x.unsqueeze(-1))
+    # a non-contiguous input and a chain of shape-only steps (backward reshapes the gradient)
+    check_op([(3, 5)], lambda x: x.t().unsqueeze(1).unsqueeze(0).squeeze(0) * 2)
     check_op([(3, 1)], lambda x: x.expand(3, 5))
     check_op([(4,)], lambda x: x.expand(2, 3, 4))
     check_op([(3, 1)], lambda x: x.expand(-1, 4))
