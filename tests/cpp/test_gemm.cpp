@@ -148,13 +148,13 @@ struct Size {
 };
 
 // Awkward sizes: 1, 7, 63, 65, 257 in every position, K = 1 and K = 0, tall-skinny shapes, and
-// sizes past the cache blocks (K > KC = 256 several times, M > MC = 144, N > NC = 4096); K = 8,
-// 9, 16 and 17 around the packers' blocks of eight rows.
+// sizes past the cache blocks (K > KC several times: KC = 384 for avx2 float, 256 for the others;
+// M > MC = 144, N > NC = 4096); K = 8, 9, 16 and 17 around the packers' blocks of eight rows.
 const std::vector<Size> kSizes = {
     {1, 1, 1},     {1, 7, 1},     {7, 1, 7},      {7, 7, 7},      {1, 1, 257},   {1, 257, 63},  {257, 1, 65},
     {63, 65, 7},   {65, 63, 257}, {63, 257, 65},  {257, 65, 63},  {257, 257, 257}, {65, 65, 1},  {257, 7, 1},
     {1000, 3, 5},  {3, 1000, 7},  {7, 9, 0},      {1, 1, 0},      {300, 40, 600}, {2, 4100, 3}, {150, 33, 20},
-    {128, 512, 9}, {13, 130, 270}, {29, 35, 8},   {29, 35, 16},  {31, 50, 17},
+    {128, 512, 9}, {13, 130, 270}, {29, 35, 8},   {29, 35, 16},  {31, 50, 17},  {65, 63, 769}, {20, 37, 1300},
 };
 
 template <typename T>

@@ -343,7 +343,7 @@ TEST(PackedGemm, MatchesReference) {
         }
   }
   // A packed ahead in two column ranges (as two threads do), then the product without packing.
-  for (S s : {S{32, 1024, 256}, S{7, 33, 600}, S{200, 70, 300}}) {
+  for (S s : {S{32, 1024, 256}, S{7, 33, 600}, S{200, 70, 300}, S{7, 33, 1300}}) {
     const auto a = random_vec<float>(s.M * s.K, rng, -1, 1), b = random_vec<float>(s.K * s.N, rng, -1, 1);
     std::vector<float> want(s.M * s.N, 0.0f), got(s.M * s.N, 3.0f);
     cpu::sgemm(false, true, s.M, s.N, s.K, 1.0f, a.data(), s.K, b.data(), s.K, 0.0f, want.data(), s.N);
