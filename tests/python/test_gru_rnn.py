@@ -289,6 +289,10 @@ def test_bad_nonlinearity():
     x, h, wih, whh, bih, bhh = _good("tanh")
     with pytest.raises(ValueError, match="nonlinearity"):
         F.rnn_sequence(x, h, wih, whh, bih, bhh, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"lamina\.nn\.RNN: unknown nonlinearity 'sigmoid'"):
+        nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"lamina\.nn\.RNNCell: unknown nonlinearity 'bad'"):
+        nn.RNNCell(3, 4, nonlinearity="bad")
 
 
 # ---------------------------------------------------------------- modules (nn.GRU / nn.RNN / cells)
