@@ -1,4 +1,5 @@
 // CPU kernels for ops/random.h: element i of a draw depends only on (seed, offset, i).
+#include "cpu/fast_math.h"  // first: see its note on -fno-trapping-math
 #include "ops/random.h"
 
 #include <cmath>
@@ -34,12 +35,13 @@ template <typename T>
 }
 
 // Elements [b, e) of a normal draw: normal_at (core/rng.h) with the blocks generated a chunk at a
-// time; element i is Box-Muller on the four lanes of block offset + i.
+// time; element i is Box-Muller on the four lanes of block offset + i, evaluated by
+// box_muller_f64 (cpu/fast_math.h: libm's log and cos to a few ulp of double, vectorised).
 template <typename T>
 [[gnu::always_inline]] inline void normal_range_body(T* p, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
                                                      double mean, double std) {
   for_each_draw<4>(seed, offset, static_cast<uint64_t>(b), static_cast<uint64_t>(e), [&](int64_t i, const uint32_t* r) {
-    p[i] = static_cast<T>(mean + std * box_muller(r[0], r[1], r[2], r[3]));
+    p[i] = static_cast<T>(mean + std * box_muller_f64(r[0], r[1], r[2], r[3]));
   });
 }
 

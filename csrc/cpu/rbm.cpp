@@ -81,7 +81,7 @@ template <typename T>
   if (gaussian) {
     for_each_draw<4>(seed, off, i0, i1, [&](int64_t i, const uint32_t* u) {
       const int64_t c = i - static_cast<int64_t>(i0);
-      out[c] = mean[c] + static_cast<T>(box_muller(u[0], u[1], u[2], u[3]));
+      out[c] = mean[c] + static_cast<T>(box_muller_f64(u[0], u[1], u[2], u[3]));
     });
     return;
   }

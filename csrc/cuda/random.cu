@@ -7,9 +7,10 @@
 //   randint:           min(low + int64(floor(uniform_at_f64(seed, offset, i) * span)), high - 1)
 //                      with span = double(high) - double(low)
 // The multiply-adds use __dmul_rn/__dadd_rn so nvcc does not fuse them into an FMA, which would
-// round differently from the CPU (g++ -std=c++17 does not contract). normal_at calls the device
-// log/cos/sqrt, whose double results can differ from glibc's in the last bit, so normal draws
-// match the CPU to about 1 ulp of double (float32 draws are almost always identical).
+// round differently from the CPU (csrc/cpu/random.cpp is built with -ffp-contract=off). normal_at
+// calls the device log/cos/sqrt, and the CPU evaluates the same formula with its own vectorised
+// log and cos (cpu/fast_math.h box_muller_f64, within 4 ulp of glibc's), so normal draws match
+// the CPU to a few ulp of double (float32 draws are almost always identical).
 #include <cmath>
 
 #include "core/rng.h"

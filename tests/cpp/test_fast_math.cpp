@@ -1,11 +1,16 @@
 // The float32 exp and tanh fits of cpu/fast_math.h against double-precision libm, over a dense
-// grid of magnitudes from 1e-7 to the clamps and past them, both signs, and at NaN and +-inf.
+// grid of magnitudes from 1e-7 to the clamps and past them, both signs, and at NaN and +-inf. The
+// double-precision log, cos and Box-Muller of the normal draws against libm's, on random inputs
+// over their whole domains and at the edges of the lanes' values.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <random>
 
+#include "core/rng.h"
 #include "cpu/fast_math.h"
 
 namespace {
@@ -13,6 +18,12 @@ namespace {
 using lamina::cpu::exp_f32;
 using lamina::cpu::tanh_f32;
 using lamina::cpu::tanh_f32_rational;
+
+// |got - want| in units of the double spacing at |want|.
+double ulps64(double got, double want) {
+  const double w = std::fabs(want);
+  return std::fabs(got - want) / (std::nextafter(w, std::numeric_limits<double>::infinity()) - w);
+}
 
 // |got - want| in units of the float spacing at |want|.
 double ulps(float got, double want) {
@@ -83,3 +94,78 @@ TEST(FastMath, ExpWithinTwoUlps) {
 }
 
 }  // namespace
+
+TEST(FastMath, LogF64WithinTwoUlps) {
+  // x = 2^-e (1 + m), every exponent the radius meets (u1 in [2^-53, 1]), random mantissas.
+  std::mt19937_64 g(21);
+  double worst = 0.0, at = 0.0;
+  for (int i = 0; i < 1000000; ++i) {
+    const double x = std::min(1.0, std::ldexp(1.0 + static_cast<double>(g() >> 12) * 0x1p-52, -static_cast<int>(g() % 54)));
+    const double want = std::log(x);
+    const double got = lamina::cpu::log_f64_positive(x);
+    const double e = x == 1.0 ? std::fabs(got) : ulps64(got, want);
+    if (e > worst) {
+      worst = e;
+      at = x;
+    }
+  }
+  EXPECT_LE(worst, 2.0) << "at x = " << at;
+  EXPECT_EQ(lamina::cpu::log_f64_positive(1.0), 0.0);
+  // Around the switch of the mantissa at sqrt(2), and at the ends of the radius' range.
+  for (double x : {0x1.6a09e667f3bcdp+0 / 2, std::nextafter(0x1.6a09e667f3bcdp+0 / 2, 1.0), 0.5, 0x1p-53, 1.0 - 0x1p-53})
+    EXPECT_LE(ulps64(lamina::cpu::log_f64_positive(x), std::log(x)), 2.0) << x;
+}
+
+TEST(FastMath, CosF64WithinOneUlp) {
+  // The angle 2 pi u for u = k 2^-53 in [0, 1), and next to the multiples of pi/2, where the
+  // result is small and only an accurate reduction keeps its relative error.
+  std::mt19937_64 g(22);
+  double worst = 0.0, at = 0.0;
+  auto check = [&](double x) {
+    const double e = ulps64(lamina::cpu::cos_f64_small(x), std::cos(x));
+    if (e > worst) {
+      worst = e;
+      at = x;
+    }
+  };
+  for (int i = 0; i < 1000000; ++i) check(6.283185307179586 * (static_cast<double>(g() >> 11) * 0x1p-53));
+  for (int k = 0; k <= 4; ++k) {
+    double x = 6.283185307179586 * (0.25 * k);
+    for (int j = 0; j < 40; ++j, x = std::nextafter(x, 0.0)) check(x);
+  }
+  EXPECT_LE(worst, 1.0) << "at x = " << at;
+  EXPECT_EQ(lamina::cpu::cos_f64_small(0.0), 1.0);
+}
+
+TEST(FastMath, BoxMullerF64MatchesLibm) {
+  // Random Philox-like lanes: within 4 ulp of double of core/rng.h's box_muller (libm log and
+  // cos), the same float32 value every time; and every combination of edge lanes (u1 = 1 and 2^-53,
+  // u2 = 0 and next to 1/4, 1/2, 3/4 and 1).
+  std::mt19937_64 g(23);
+  double worst = 0.0, at = 0.0;
+  int float_differs = 0;
+  for (int i = 0; i < 1000000; ++i) {
+    const uint64_t r1 = g(), r2 = g();
+    const uint32_t a = static_cast<uint32_t>(r1), b = static_cast<uint32_t>(r1 >> 32);
+    const uint32_t c = static_cast<uint32_t>(r2), d = static_cast<uint32_t>(r2 >> 32);
+    const double want = lamina::box_muller(a, b, c, d), got = lamina::cpu::box_muller_f64(a, b, c, d);
+    const double e = ulps64(got, want);
+    if (e > worst) {
+      worst = e;
+      at = want;
+    }
+    float_differs += static_cast<float>(got) != static_cast<float>(want);
+  }
+  EXPECT_LE(worst, 4.0) << "at z = " << at;
+  EXPECT_EQ(float_differs, 0);
+  const uint32_t edges[] = {0u, 1u, 0x7ffu, 0x800u, 0x3fffffffu, 0x40000000u, 0x7fffffffu, 0x80000000u,
+                            0xbfffffffu, 0xc0000000u, 0xffffffffu};
+  for (uint32_t a : edges)
+    for (uint32_t b : edges)
+      for (uint32_t c : edges)
+        for (uint32_t d : edges) {
+          const double want = lamina::box_muller(a, b, c, d), got = lamina::cpu::box_muller_f64(a, b, c, d);
+          if (want == 0.0) EXPECT_EQ(got, 0.0) << a << " " << b << " " << c << " " << d;
+          else EXPECT_LE(ulps64(got, want), 4.0) << a << " " << b << " " << c << " " << d;
+        }
+}

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "cpu/fast_math.h"
 #include "ops/random.h"
 #include "test_util.h"
 
@@ -17,6 +18,13 @@ namespace {
 
 using test::at;
 using test::to_vec;
+
+// Element i of a normal draw as the CPU kernels compute it (normal_at's formula, with the
+// vectorisable log and cos of cpu/fast_math.h).
+double cpu_normal_at(uint64_t seed, uint64_t offset, uint64_t i) {
+  const Philox4 r = philox4x32(offset + i, seed);
+  return cpu::box_muller_f64(r.v[0], r.v[1], r.v[2], r.v[3]);
+}
 
 Tensor draw_uniform(const Shape& s, DType dt, double lo = 0.0, double hi = 1.0) {
   Tensor t = Tensor::empty(s, dt);
@@ -120,10 +128,18 @@ TEST(Generator, DrawsEqualElementwiseCounterValues) {
   for (uint64_t i = 0; i < 1001; ++i) ASSERT_EQ(b[i], uniform_at_f32(seed, 250, i)) << i;
   const auto c = to_vec<double>(draw_uniform({7}, DType::Float64));
   for (uint64_t i = 0; i < 7; ++i) ASSERT_EQ(c[i], uniform_at_f64(seed, 501, i)) << i;
+  // Normals: Box-Muller on block offset + i, evaluated on the CPU by cpu/fast_math.h's
+  // box_muller_f64 (exactly), which is normal_at (libm's log and cos) to a few ulp of double.
   const auto d = to_vec<double>(draw_normal({5}, DType::Float64));
-  for (uint64_t i = 0; i < 5; ++i) ASSERT_EQ(d[i], normal_at(seed, 505, i)) << i;
+  for (uint64_t i = 0; i < 5; ++i) {
+    ASSERT_EQ(d[i], cpu_normal_at(seed, 505, i)) << i;
+    ASSERT_NEAR(d[i], normal_at(seed, 505, i), 1e-15 * std::fabs(normal_at(seed, 505, i))) << i;
+  }
   const auto e = to_vec<float>(draw_normal({9}, DType::Float32, 2.0, 3.0));
-  for (uint64_t i = 0; i < 9; ++i) ASSERT_EQ(e[i], static_cast<float>(2.0 + 3.0 * normal_at(seed, 510, i))) << i;
+  for (uint64_t i = 0; i < 9; ++i) {
+    ASSERT_EQ(e[i], static_cast<float>(2.0 + 3.0 * cpu_normal_at(seed, 510, i))) << i;
+    ASSERT_EQ(e[i], static_cast<float>(2.0 + 3.0 * normal_at(seed, 510, i))) << i;
+  }
   Tensor r = Tensor::empty({3}, DType::Int64);
   randint_(r, -4, 9);
   for (uint64_t i = 0; i < 3; ++i)
@@ -193,7 +209,7 @@ TEST(Generator, StridedTargetGetsLogicalOrder) {
   for (int64_t r = 0; r < 4; ++r)
     for (int64_t c = 0; c < 6; ++c) {
       const double v = at<double>(y, {r, c});
-      if (c >= 1 && c <= 3) ASSERT_EQ(v, normal_at(13, 9, static_cast<uint64_t>(r * 3 + c - 1)));
+      if (c >= 1 && c <= 3) ASSERT_EQ(v, cpu_normal_at(13, 9, static_cast<uint64_t>(r * 3 + c - 1)));
       else ASSERT_EQ(v, -1.0);
     }
 }
