@@ -3,8 +3,9 @@
 
     python benchmarks/bench_random.py [--threads 2] [--json benchmarks/results/random.json]
 
-Both libraries use counter-based Philox streams; Lamina computes each 128-bit block once and
-generates them a chunk at a time in a loop the AVX2 build vectorises (core/rng.h). Runs alternate
+Lamina draws from a counter-based Philox stream (PyTorch's CPU generator is mt19937): each
+128-bit block is computed once, 32 blocks at a time with AVX2 intrinsics (core/rng.cpp), and a
+normal is a double-precision Box-Muller on one block, vectorised (cpu/fast_math.h). Runs alternate
 between the libraries (rounds of medians) because the machine is shared.
 """
 

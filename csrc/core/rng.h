@@ -102,6 +102,11 @@ constexpr int64_t kPhiloxChunk = 64;
   }
 }
 
+// philox_fill on this CPU's fastest path (core/rng.cpp): AVX2 intrinsics, 32 blocks at a time,
+// when the CPU has AVX2 (about 3.5x the compiler's vectorisation of philox_fill), otherwise
+// philox_fill itself. The same numbers either way.
+void philox_fill_cpu(uint64_t seed, uint64_t ctr, int64_t n, uint32_t* out);
+
 // Calls f(i, lanes) for the elements i in [i0, i1) of a draw at `offset` in which every element
 // takes L consecutive 32-bit lanes of the block stream, a chunk of blocks at a time: L = 1 for
 // float uniforms (element i is lane i % 4 of block offset + i / 4), L = 2 for double uniforms
@@ -114,7 +119,7 @@ template <int L, typename F>
   for (uint64_t b0 = i0 / per; b0 * per < i1; b0 += kPhiloxChunk) {
     const uint64_t left = (i1 + per - 1) / per - b0;
     const uint64_t nb = left < static_cast<uint64_t>(kPhiloxChunk) ? left : kPhiloxChunk;
-    philox_fill(seed, offset + b0, static_cast<int64_t>(nb), bits);
+    philox_fill_cpu(seed, offset + b0, static_cast<int64_t>(nb), bits);
     const uint64_t e0 = i0 > b0 * per ? i0 : b0 * per, e1 = i1 < (b0 + nb) * per ? i1 : (b0 + nb) * per;
     const uint32_t* u = bits + L * (e0 - b0 * per);
     const int64_t len = static_cast<int64_t>(e1 - e0);

@@ -2,6 +2,7 @@
 // determinism, the (seed, offset, i) contract, offsets, thread independence and statistics.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -74,6 +75,34 @@ TEST(Philox, DeterministicAndSensitiveToEveryInput) {
   // All 35 (seed, counter) pairs give different blocks (high counter and key words matter too).
   for (size_t i = 0; i < seen.size(); ++i)
     for (size_t j = i + 1; j < seen.size(); ++j) EXPECT_NE(seen[i], seen[j]) << i << " vs " << j;
+}
+
+TEST(Philox, ChunkFillsEqualTheBlockFunction) {
+  // philox_fill (the compiler-vectorised loop) and philox_fill_cpu (AVX2 intrinsics, 32 blocks at
+  // a time, on a CPU that has them) give philox4x32's lanes, for every count up to 70 (whole
+  // groups and remainders) and counters whose low word wraps inside the chunk.
+  const uint64_t seeds[] = {0, 42, 0xDEADBEEFCAFEull, ~0ull};
+  const uint64_t ctrs[] = {0, 5, (uint64_t(1) << 32) - 17, ~0ull - 100};
+  std::vector<uint32_t> a(4 * 70 + 4), b(4 * 70 + 4);
+  for (uint64_t seed : seeds)
+    for (uint64_t ctr : ctrs)
+      for (int64_t n = 0; n <= 70; ++n) {
+        std::fill(a.begin(), a.end(), 0xA5A5A5A5u);
+        std::fill(b.begin(), b.end(), 0xA5A5A5A5u);
+        philox_fill(seed, ctr, n, a.data());
+        philox_fill_cpu(seed, ctr, n, b.data());
+        for (int64_t k = 0; k < n; ++k) {
+          const Philox4 r = philox4x32(ctr + static_cast<uint64_t>(k), seed);
+          for (int l = 0; l < 4; ++l) {
+            ASSERT_EQ(a[4 * k + l], r.v[l]) << seed << " " << ctr << " " << n << " " << k;
+            ASSERT_EQ(b[4 * k + l], r.v[l]) << seed << " " << ctr << " " << n << " " << k;
+          }
+        }
+        for (size_t k = 4 * static_cast<size_t>(n); k < a.size(); ++k) {  // nothing past the n blocks
+          ASSERT_EQ(a[k], 0xA5A5A5A5u);
+          ASSERT_EQ(b[k], 0xA5A5A5A5u);
+        }
+      }
 }
 
 TEST(Philox, ElementFunctionsFollowTheBlockLayout) {
